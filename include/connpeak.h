@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Copyright (c) 2026 The connpeak authors */
+#ifndef CONNPEAK_H
+#define CONNPEAK_H
+
+/*
+ * Types shared by the BPF program and the userspace tools. Only fixed-width
+ * types: these structs are read straight out of the maps.
+ */
+
+enum connpeak_dir {
+	CONNPEAK_DIR_IN = 0,	/* accepted through a local listener, keyed by local port */
+	CONNPEAK_DIR_OUT = 1,	/* initiated here, keyed by remote port */
+	CONNPEAK_NR_DIRS = 2,
+};
+
+#define CONNPEAK_NR_PORTS	65536
+#define CONNPEAK_NR_SLOTS	(CONNPEAK_NR_DIRS * CONNPEAK_NR_PORTS)
+#define CONNPEAK_USED_WORDS	(CONNPEAK_NR_SLOTS / 64)
+
+/*
+ * One slot per (direction, port): index = dir * CONNPEAK_NR_PORTS + port.
+ * The current count and the peak share one 64-bit word so that opening,
+ * closing and resetting each change both in one compare-and-swap.
+ */
+struct connpeak_slot {
+	__u64 cur_peak;		/* peak << 32 | current */
+	__u64 total;		/* connections that became open since tracking began */
+	__u64 peak_ns;		/* CLOCK_BOOTTIME when the peak was last raised or reset */
+};
+
+#define CONNPEAK_CUR(w)		((__u32)(w))
+#define CONNPEAK_PEAK(w)	((__u32)((w) >> 32))
+#define CONNPEAK_WORD(cur, peak) (((__u64)(peak) << 32) | (__u32)(cur))
+
+/* Counters of the tracker's own health, one array slot each. */
+enum connpeak_stat {
+	CONNPEAK_STAT_START_NS,		/* CLOCK_BOOTTIME when tracking began */
+	CONNPEAK_STAT_SEEDED,		/* connections found open at start */
+	CONNPEAK_STAT_STORAGE_FAIL,	/* socket storage could not be created */
+	CONNPEAK_STAT_UNMATCHED_CLOSE,	/* close of a socket never counted, not subtracted */
+	CONNPEAK_STAT_CAS_GIVEUP,	/* update lost to extreme contention */
+	CONNPEAK_NR_STATS,
+};
+
+/* Per-socket state, kept only for sockets that need it (seeded or unusual). */
+enum connpeak_sock_state {
+	CONNPEAK_SK_UNSEEN = 0,		/* storage exists, not counted yet */
+	CONNPEAK_SK_COUNTED = 1,	/* counted in slot (dir, port) */
+	CONNPEAK_SK_CLOSED = 2,		/* closed: never count or subtract again */
+};
+
+#define CONNPEAK_SK_ACTIVE	1	/* flag: went SYN_SENT -> SYN_RECV (simultaneous open) */
+
+struct connpeak_sock {
+	__u32 state;		/* enum connpeak_sock_state, changed by compare-and-swap */
+	__u16 port;
+	__u8 dir;
+	__u8 flags;
+};
+
+#endif /* CONNPEAK_H */
