@@ -95,7 +95,7 @@ integration-test: connpeak $(INTEG_TESTS)
 	$(Q)set -e; for t in $(INTEG_TESTS); do CONNPEAK=$(CURDIR)/connpeak $$t; done
 
 test: test-deps
-	$(Q)$(MAKE) --no-print-directory unit-test integration-test
+	$(Q)$(MAKE) --no-print-directory unit-test integration-test bench-smoke
 
 vmlinux:
 	$(Q)scripts/gen-vmlinux.sh $(VMLINUX_BTF) $(VMLINUX_H)
@@ -107,3 +107,11 @@ install: connpeak
 clean:
 	$(call msg,CLEAN,)
 	$(Q)rm -rf $(OUTPUT) connpeak
+
+# --- benchmarks (scripts/bench.sh, tests/bench/) ---
+bench: connpeak
+	$(Q)scripts/install-deps.sh bench
+	$(Q)scripts/bench.sh full
+
+bench-smoke: connpeak
+	$(Q)scripts/bench.sh smoke

@@ -5,8 +5,8 @@
 set -eu
 
 build_pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make gcc bpftool netbase"
-test_pkgs="libcmocka-dev iproute2"
-bench_pkgs="lsof gnuplot-nox libbpf-tools"
+test_pkgs="libcmocka-dev iproute2 lsof libbpf-tools"
+bench_pkgs="gnuplot-nox"
 
 case "${1:-build}" in
 build) want="$build_pkgs" ;;
