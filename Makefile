@@ -88,8 +88,8 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory connpeak
 	./connpeak top
 
-unit-test: $(UNIT_TESTS)
-	$(Q)set -e; for t in $(UNIT_TESTS); do $$t; done
+unit-test: connpeak $(UNIT_TESTS)
+	$(Q)set -e; for t in $(UNIT_TESTS); do CONNPEAK=$(CURDIR)/connpeak $$t; done
 
 integration-test: connpeak $(INTEG_TESTS)
 	$(Q)set -e; for t in $(INTEG_TESTS); do CONNPEAK=$(CURDIR)/connpeak $$t; done

@@ -75,12 +75,7 @@ static int no_operands(const char *cmd, int argc, char **argv)
 	return EXIT_USAGE;
 }
 
-/* Options shared by show, reset and top: direction and the common ones. */
-#define DIR_LONG_OPTS \
-	{ "in", no_argument, NULL, 'I' }, \
-	{ "out", no_argument, NULL, 'O' }
-
-static int dir_option(int c, unsigned int *dirs, const char *cmd, int *status)
+int dir_option(int c, unsigned int *dirs, const char *cmd, int *status)
 {
 	unsigned int want = c == 'I' ? DIRS_IN : DIRS_OUT;
 
@@ -101,17 +96,17 @@ int cmd_start(int argc, char **argv)
 	};
 	struct common_opts o = { .pin_dir = DEFAULT_PIN_DIR };
 	struct tracker t = TRACKER_INIT;
-	int c, err, status = -1;
+	int c, err, status = PROCEED;
 	bool all_netns = false;
 
 	opterr = 0;
-	while (status < 0 && (c = getopt_long(argc, argv, "+:vh", longopts, NULL)) != -1) {
+	while (status == PROCEED && (c = getopt_long(argc, argv, "+:vh", longopts, NULL)) != -1) {
 		if (c == 'A')
 			all_netns = true;
 		else if (!common_option(c, &o, "start", &status))
 			return bad_option("start", argv, c);
 	}
-	if (status >= 0)
+	if (status != PROCEED)
 		return status;
 	if ((status = no_operands("start", argc, argv)) || (status = check_privileges()))
 		return status;
@@ -141,13 +136,13 @@ int cmd_stop(int argc, char **argv)
 {
 	static const struct option longopts[] = { COMMON_LONG_OPTS, {} };
 	struct common_opts o = { .pin_dir = DEFAULT_PIN_DIR };
-	int c, err, status = -1;
+	int c, err, status = PROCEED;
 
 	opterr = 0;
-	while (status < 0 && (c = getopt_long(argc, argv, "+:vh", longopts, NULL)) != -1)
+	while (status == PROCEED && (c = getopt_long(argc, argv, "+:vh", longopts, NULL)) != -1)
 		if (!common_option(c, &o, "stop", &status))
 			return bad_option("stop", argv, c);
-	if (status >= 0)
+	if (status != PROCEED)
 		return status;
 	if ((status = no_operands("stop", argc, argv)) || (status = check_privileges()))
 		return status;
@@ -174,10 +169,10 @@ static int parse_query(int argc, char **argv, const char *cmd, struct common_opt
 		COMMON_LONG_OPTS,
 		{}
 	};
-	int c, status = -1;
+	int c, status = PROCEED;
 
 	opterr = 0;
-	while (status < 0 && (c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
+	while (status == PROCEED && (c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
 		if (c == 'J' && json)
 			*json = true;
 		else if (c == 'I' || c == 'O')
@@ -185,11 +180,11 @@ static int parse_query(int argc, char **argv, const char *cmd, struct common_opt
 		else if (!common_option(c, o, cmd, &status))
 			return bad_option(cmd, argv, c);
 	}
-	if (status >= 0)
+	if (status != PROCEED)
 		return status;
 	if (port_set__parse(ports, argv + optind, argc - optind))
 		return EXIT_USAGE;
-	return check_privileges();
+	return check_privileges() ? EXIT_FAIL : PROCEED;
 }
 
 int cmd_show(int argc, char **argv)
@@ -204,7 +199,7 @@ int cmd_show(int argc, char **argv)
 	int status;
 
 	status = parse_query(argc, argv, "show", &o, &dirs, &ports, &json);
-	if (status != EXIT_OK)
+	if (status != PROCEED)
 		return status;
 	setup_libbpf_log(o.verbose);
 	if (open_pinned(&t, o.pin_dir, false))
@@ -236,7 +231,7 @@ int cmd_reset(int argc, char **argv)
 	long n;
 
 	status = parse_query(argc, argv, "reset", &o, &dirs, &ports, NULL);
-	if (status != EXIT_OK)
+	if (status != PROCEED)
 		return status;
 	setup_libbpf_log(o.verbose);
 	if (open_pinned(&t, o.pin_dir, true))

@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+/* Returned by option parsers when the command should go on. */
+#define PROCEED (-1)
+
 /* Options every command takes. */
 struct common_opts {
 	const char *pin_dir;
@@ -30,6 +33,13 @@ int common_option(int c, struct common_opts *o, const char *cmd, int *status);
 struct tracker;
 int open_pinned(struct tracker *t, const char *pin_dir, bool writable);
 void report_open_error(int err, const char *pin_dir);
+
+/* --in / --out, shared by show, reset and top. */
+int dir_option(int c, unsigned int *dirs, const char *cmd, int *status);
+
+#define DIR_LONG_OPTS \
+	{ "in", no_argument, NULL, 'I' }, \
+	{ "out", no_argument, NULL, 'O' }
 
 #define COMMON_LONG_OPTS \
 	{ "pin-dir", required_argument, NULL, 'P' }, \

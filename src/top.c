@@ -41,29 +41,28 @@ static int parse_top(int argc, char **argv, struct top_opts *o)
 	static const struct option longopts[] = {
 		{ "interval", required_argument, NULL, 'd' },
 		{ "count", required_argument, NULL, 'n' },
-		{ "in", no_argument, NULL, 'I' },
-		{ "out", no_argument, NULL, 'O' },
+		DIR_LONG_OPTS,
 		COMMON_LONG_OPTS,
 		{}
 	};
-	int c, status = -1;
+	int c, status = PROCEED;
 
 	opterr = 0;
-	while (status < 0 && (c = getopt_long(argc, argv, ":d:n:vh", longopts, NULL)) != -1) {
+	while (status == PROCEED && (c = getopt_long(argc, argv, ":d:n:vh", longopts, NULL)) != -1) {
 		if (c == 'd')
-			status = parse_number("interval", 3600, &o->interval) ?: -1;
+			status = parse_number("interval", 3600, &o->interval) ?: PROCEED;
 		else if (c == 'n')
-			status = parse_number("count", 1000000, &o->count) ?: -1;
+			status = parse_number("count", 1000000, &o->count) ?: PROCEED;
 		else if (c == 'I' || c == 'O')
-			o->dirs = c == 'I' ? DIRS_IN : DIRS_OUT;
+			dir_option(c, &o->dirs, "top", &status);
 		else if (!common_option(c, &o->common, "top", &status))
 			return bad_option("top", argv, c);
 	}
-	if (status >= 0)
+	if (status != PROCEED)
 		return status;
 	if (port_set__parse(&o->ports, argv + optind, argc - optind))
 		return EXIT_USAGE;
-	return check_privileges();
+	return check_privileges() ? EXIT_FAIL : PROCEED;
 }
 
 static void draw(const struct tracker *t, const struct top_opts *o, bool tty, bool own)
@@ -116,7 +115,7 @@ int cmd_top(int argc, char **argv)
 	bool own = false;
 
 	status = parse_top(argc, argv, &o);
-	if (status != EXIT_OK)
+	if (status != PROCEED)
 		return status;
 	setup_libbpf_log(o.common.verbose);
 	sigaction(SIGINT, &sa, NULL);
