@@ -324,6 +324,8 @@ int tracker__pin(struct tracker *t, const char *dir)
 	sigprocmask(SIG_BLOCK, &block, &old);
 	err = pin_all(t, dir);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		rmdir(dir);	/* only if empty: leave no trace of a failed start */
 out_unlock:
 	close(lock_fd);
 	return err;
