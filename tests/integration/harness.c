@@ -208,6 +208,14 @@ static int lo_up(void)
 	return err;
 }
 
+/* A network namespace of our own, with lo up (and so ::1 too). */
+static int netns_enter(void)
+{
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	return lo_up();
+}
+
 static bool bpf_usable(void)
 {
 	int fd;
@@ -221,19 +229,64 @@ static bool bpf_usable(void)
 	return true;
 }
 
-static void find_connpeak(void)
+static bool runs(const char *path)
+{
+	char *argv[] = { (char *)path, "--version", NULL };
+	struct h_out o;
+	bool ok;
+
+	ok = h_run(&o, argv) == 0 && o.status == 0;
+	h_out_free(&o);
+	return ok;
+}
+
+/*
+ * Run a private copy of connpeak, so that a rebuild in the work tree while
+ * the tests run cannot swap the binary under them. Without memfd exec, run
+ * the original.
+ */
+static void snapshot_connpeak(void)
+{
+	static char path[64];
+	char buf[65536];
+	int in, out;
+	ssize_t n;
+
+	in = open(connpeak_path, O_RDONLY | O_CLOEXEC);
+	out = memfd_create("connpeak", MFD_CLOEXEC);
+	while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof(buf))) > 0) {
+		if (write(out, buf, n) != n)
+			break;
+	}
+	if (in >= 0)
+		close(in);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)getpid(), out);
+	if (out >= 0 && runs(path)) {
+		connpeak_path = path;
+		return;
+	}
+	if (out >= 0)
+		close(out);
+}
+
+static int find_connpeak(void)
 {
 	connpeak_path = getenv("CONNPEAK");
 	if (!connpeak_path || !connpeak_path[0])
 		connpeak_path = "./connpeak";
-	if (access(connpeak_path, X_OK))
-		snprintf(skip_reason, sizeof(skip_reason), "%s is not an executable connpeak: "
-			 "run through 'make integration-test' or set CONNPEAK", connpeak_path);
+	if (!runs(connpeak_path)) {
+		print_error("%s: not a working connpeak: run through 'make integration-test' "
+			    "or set CONNPEAK\n", connpeak_path);
+		return -1;
+	}
+	snapshot_connpeak();
+	return 0;
 }
 
 int h_group_setup(void **state)
 {
 	struct rlimit rl;
+	int err;
 
 	snprintf(h_pin_dir, sizeof(h_pin_dir), "/sys/fs/bpf/connpeak-itest-%d", (int)getpid());
 	signal(SIGPIPE, SIG_IGN);
@@ -245,14 +298,15 @@ int h_group_setup(void **state)
 		snprintf(skip_reason, sizeof(skip_reason), "not running as root");
 	else if (!bpf_usable())
 		snprintf(skip_reason, sizeof(skip_reason), "BPF is not available here");
-	else
-		find_connpeak();
 	if (skip_reason[0]) {
 		print_message("integration tests skipped: %s\n", skip_reason);
 		return 0;
 	}
-	if (unshare(CLONE_NEWNET) || lo_up()) {
-		print_error("private network namespace: setup failed: %s\n", strerror(errno));
+	if (find_connpeak())
+		return -1;
+	err = netns_enter();
+	if (err) {
+		print_error("private network namespace: setup failed: %s\n", strerror(-err));
 		return -1;
 	}
 	return 0;
@@ -883,7 +937,8 @@ static int holder_open(struct pair *pairs, int *n, int max, int lfd, const char 
 	return 0;
 }
 
-static void __attribute__((noreturn)) holder_main(int ctl, const char *addr, unsigned int port)
+static void __attribute__((noreturn)) holder_main(int ctl, const char *addr, unsigned int port,
+						  bool own_netns)
 {
 	struct holder_cmd cmd;
 	struct pair *pairs;
@@ -893,7 +948,9 @@ static void __attribute__((noreturn)) holder_main(int ctl, const char *addr, uns
 	getrlimit(RLIMIT_NOFILE, &rl);
 	max = ((int)rl.rlim_cur - 16) / 2;
 	pairs = calloc(max > 0 ? max : 1, sizeof(*pairs));
-	lfd = sock_listen(addr, port, 4096, -1);
+	lfd = own_netns ? netns_enter() : 0;
+	if (!lfd)
+		lfd = sock_listen(addr, port, 4096, -1);
 	reply = lfd < 0 ? lfd : pairs ? 0 : -ENOMEM;
 	if (write(ctl, &reply, sizeof(reply)) != sizeof(reply) || reply)
 		_exit(1);
@@ -910,7 +967,7 @@ static void __attribute__((noreturn)) holder_main(int ctl, const char *addr, uns
 }
 
 void h_holder_start_(const char *file, int line, struct h_holder *h, const char *addr,
-		     unsigned int port)
+		     unsigned int port, bool own_netns)
 {
 	int sv[2], reply = -EIO;
 	pid_t pid;
@@ -920,7 +977,7 @@ void h_holder_start_(const char *file, int line, struct h_holder *h, const char 
 	pid = fork();
 	if (pid == 0) {
 		close_inherited(sv[1]);
-		holder_main(sv[1], addr, port);
+		holder_main(sv[1], addr, port, own_netns);
 	}
 	close(sv[1]);
 	h_fd_track(sv[0]);
@@ -931,8 +988,8 @@ void h_holder_start_(const char *file, int line, struct h_holder *h, const char 
 	h->ctl = sv[0];
 	h->pairs = 0;
 	if (read(h->ctl, &reply, sizeof(reply)) != sizeof(reply) || reply < 0)
-		h_fail_(file, line, "holder on %s port %u: listen failed: %s", addr, port,
-			strerror(-reply));
+		h_fail_(file, line, "holder on %s port %u: %s failed: %s", addr, port,
+			own_netns ? "netns or listen" : "listen", strerror(-reply));
 }
 
 void h_holders_cmd_(const char *file, int line, struct h_holder *hs, int n, int op,

@@ -172,9 +172,11 @@ struct h_holder {
 
 enum h_close_how { H_CLIENT_FIRST, H_SERVER_FIRST, H_RST };
 
-#define h_holder_start(h, addr, port) h_holder_start_(H_HERE, h, addr, port)
+#define h_holder_start(h, addr, port) h_holder_start_(H_HERE, h, addr, port, false)
+/* The same, in a network namespace of the holder's own. */
+#define h_holder_start_netns(h, addr, port) h_holder_start_(H_HERE, h, addr, port, true)
 void h_holder_start_(const char *file, int line, struct h_holder *h, const char *addr,
-		     unsigned int port);
+		     unsigned int port, bool own_netns);
 /* Every holder in hs opens (or closes) each pairs at once, in parallel. */
 #define h_holders_open(hs, n, each) h_holders_cmd_(H_HERE, hs, n, 1, each, 0)
 #define h_holders_close(hs, n, each, how) h_holders_cmd_(H_HERE, hs, n, 2, each, how)
