@@ -34,6 +34,7 @@ extern char **environ;
 #define ABSURD_COUNT		4000000000ULL
 
 char h_pin_dir[64];
+char h_pin_dir2[64];
 
 static const char *connpeak_path;
 static char skip_reason[256];	/* empty when the tests can run */
@@ -289,6 +290,7 @@ int h_group_setup(void **state)
 	int err;
 
 	snprintf(h_pin_dir, sizeof(h_pin_dir), "/sys/fs/bpf/connpeak-itest-%d", (int)getpid());
+	snprintf(h_pin_dir2, sizeof(h_pin_dir2), "/sys/fs/bpf/connpeak-itest-%d-b", (int)getpid());
 	signal(SIGPIPE, SIG_IGN);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
@@ -327,10 +329,27 @@ void h_require_(const char *file, int line)
 static void watch_join(struct h_watch *w);
 static void churn_end(struct h_churn *c, bool force);
 
+/* connpeak stop, then remove by hand whatever a failed stop left. */
+static void unpin(const char *dir)
+{
+	static const char *const pins[] = { "link", "slots", "used", "stats" };
+	char path[128];
+	struct h_out o;
+	size_t i;
+
+	if (access(dir, F_OK))
+		return;
+	h_cp_dir(&o, dir, "stop", NULL);
+	h_out_free(&o);
+	for (i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pins[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 int h_teardown(void **state)
 {
-	struct h_out o;
-
 	if (active_watch)
 		watch_join(active_watch);
 	if (active_churn)
@@ -338,10 +357,9 @@ int h_teardown(void **state)
 	children_kill();
 	while (nr_tracked_fds)
 		h_close(tracked_fds[nr_tracked_fds - 1]);
-	if (!skip_reason[0] && access(h_pin_dir, F_OK) == 0) {
-		h_cp(&o, "stop", NULL);
-		h_out_free(&o);
-		rmdir(h_pin_dir);
+	if (!skip_reason[0]) {
+		unpin(h_pin_dir);
+		unpin(h_pin_dir2);
 	}
 	return 0;
 }

@@ -28,8 +28,9 @@
 #define H_CHURN_MAX_WORKERS	4
 #define H_CHURN_MAX_PORTS	2
 
-/* Pin directory of this test binary, unique per process. */
+/* Pin directories of this test binary, unique per process; h_teardown empties both. */
 extern char h_pin_dir[];
+extern char h_pin_dir2[];
 
 /* ---- environment and fixtures ---- */
 

@@ -6,6 +6,7 @@
  * self-connect is outbound only.
  */
 #include <string.h>
+#include <unistd.h>
 #include "harness.h"
 
 #define PORT_LISTEN	18001
@@ -15,6 +16,7 @@
 #define PORT_BOUND_DST	18005
 #define PORT_BOUND_SRC	18006
 #define PORT_BACKLOG0	18007
+#define PORT_HTTPS	443
 
 static void test_in_and_out_once(void **state)
 {
@@ -142,6 +144,30 @@ static void test_backlog_zero_listener(void **state)
 	h_expect_nrows(2);
 }
 
+/* Rows name their service from /etc/services; show takes the name too. */
+static void test_service_names(void **state)
+{
+	const struct h_row *r;
+	struct h_rows rows;
+	int lfd, rn, in, out;
+
+	h_require();
+	if (access("/etc/services", R_OK))
+		skip();
+	h_start();
+	lfd = h_listen("127.0.0.1", PORT_HTTPS, 16);
+	h_connect("127.0.0.1", PORT_HTTPS);
+	h_accept(lfd);
+	h_expect(PORT_HTTPS, H_IN, 1, 1, 1);
+	h_show(&rows);
+	r = h_rows_find(&rows, PORT_HTTPS, H_OUT);
+	if (!r || strcmp(r->service, "https"))
+		H_FAIL("port 443 out: service: expected \"https\", actual %s; output: %s",
+		       r ? r->service : "no row", rows.text);
+	show_filtered("https", NULL, &rn, &in, &out);
+	H_EQ(2, rn, "show https: rows");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -150,6 +176,7 @@ int main(void)
 		H_TEST(test_self_connect),
 		H_TEST(test_bound_client),
 		H_TEST(test_backlog_zero_listener),
+		H_TEST(test_service_names),
 	};
 
 	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);

@@ -4,12 +4,22 @@
  * IPv4, IPv6 and v4-mapped connections are counted together, per port and
  * direction.
  */
+#include <errno.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include "harness.h"
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
 
 #define PORT_V6		14001
 #define PORT_DUAL	14002
 #define PORT_SPLIT	14003
 #define PORT_MAPPED_OUT	14004
+#define PORT_MPTCP	14005
 
 static void test_ipv6(void **state)
 {
@@ -103,6 +113,51 @@ static void test_mapped_client(void **state)
 	h_expect_nrows(2);
 }
 
+static int mptcp_socket(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
+
+	h_fd_track(fd);
+	return fd;
+}
+
+/*
+ * MPTCP: the MPTCP socket itself is not a TCP connection; its subflow is,
+ * and ss shows that subflow. One connection, one subflow: counted once.
+ */
+static void test_mptcp(void **state)
+{
+	struct sockaddr_in sa = {
+		.sin_family = AF_INET,
+		.sin_port = htons(PORT_MPTCP),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	int lfd, c, a, one = 1;
+
+	h_require();
+	lfd = mptcp_socket();
+	if (lfd < 0) {
+		print_message("MPTCP is not available: %s\n", strerror(errno));
+		skip();
+	}
+	h_start();
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 16))
+		H_FAIL("MPTCP listener on port %u: %s", PORT_MPTCP, strerror(errno));
+	c = mptcp_socket();
+	if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)))
+		H_FAIL("MPTCP connect to port %u: %s", PORT_MPTCP, strerror(errno));
+	a = h_accept(lfd);
+	h_expect(PORT_MPTCP, H_IN, 1, 1, 1);
+	h_expect(PORT_MPTCP, H_OUT, 1, 1, 1);
+	h_expect_nrows(2);
+
+	h_close(c);
+	h_close(a);
+	h_expect(PORT_MPTCP, H_IN, 0, 1, 1);
+	h_expect(PORT_MPTCP, H_OUT, 0, 1, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -110,6 +165,7 @@ int main(void)
 		H_TEST(test_dual_stack_listener),
 		H_TEST(test_split_listeners_one_port),
 		H_TEST(test_mapped_client),
+		H_TEST(test_mptcp),
 	};
 
 	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);

@@ -18,6 +18,8 @@
 #define PORT_TWICE	17003
 #define PORT_TOP_OWN	17004
 #define PORT_TOP_PINNED	17005
+#define PORT_TWO	17006
+#define PORT_STALE	17007
 
 #define GONE_WAIT_MS	2000
 
@@ -250,6 +252,82 @@ static void test_top_pinned_tracker(void **state)
 	H_EQ(1, h_pinned(), "tracker still pinned after top");
 }
 
+/* The row (port, "in") of the tracker pinned under dir, checked against ss. */
+static void expect_in_at(const char *dir, unsigned int port, long long cur, long long peak,
+			 long long total)
+{
+	const struct h_row *r;
+	struct h_rows rows;
+	struct h_out o;
+	char why[256];
+
+	H_EQ(cur, h_ss_wait(port, H_IN, cur), "ss: port %u in, open sockets vs the test's count",
+	     port);
+	h_cp_dir(&o, dir, "show", "--json", NULL);
+	H_EQ(0, o.status, "show --pin-dir %s: exit status (stderr: %s)", dir, o.err);
+	if (h_json_parse(o.out, &rows, why, sizeof(why)))
+		H_FAIL("show --pin-dir %s: %s", dir, why);
+	h_out_free(&o);
+	r = h_rows_find(&rows, port, H_IN);
+	if (!r)
+		H_FAIL("%s: port %u in: no row; output: %s", dir, port, rows.text);
+	H_EQ(cur, r->current, "%s: port %u in: current", dir, port);
+	H_EQ(peak, r->peak, "%s: port %u in: peak", dir, port);
+	H_EQ(total, r->total, "%s: port %u in: total", dir, port);
+}
+
+/* Two trackers under two pin directories count independently. */
+static void test_two_trackers(void **state)
+{
+	struct h_out o;
+	int lfd, c[3], a[3], i;
+
+	h_require();
+	h_start();
+	lfd = h_listen("127.0.0.1", PORT_TWO, 16);
+	for (i = 0; i < 2; i++) {
+		c[i] = h_connect("127.0.0.1", PORT_TWO);
+		a[i] = h_accept(lfd);
+	}
+	h_cp_dir(&o, h_pin_dir2, "start", NULL);
+	H_EQ(0, o.status, "start --pin-dir %s: exit status (stderr: %s)", h_pin_dir2, o.err);
+	h_out_free(&o);
+	c[2] = h_connect("127.0.0.1", PORT_TWO);
+	a[2] = h_accept(lfd);
+	expect_in_at(h_pin_dir, PORT_TWO, 3, 3, 3);
+	expect_in_at(h_pin_dir2, PORT_TWO, 3, 3, 3);
+
+	/* Stopping the first leaves the second counting. */
+	h_stop();
+	h_close(c[0]);
+	h_close(a[0]);
+	expect_in_at(h_pin_dir2, PORT_TWO, 2, 3, 3);
+	h_cp_dir(&o, h_pin_dir2, "stop", NULL);
+	H_EQ(0, o.status, "stop --pin-dir %s: exit status (stderr: %s)", h_pin_dir2, o.err);
+	h_out_free(&o);
+}
+
+/* Map pins left without a link, as by a start that was killed, do not block start. */
+static void test_start_over_stale_pins(void **state)
+{
+	char path[128];
+	int fd;
+
+	h_require();
+	if (mkdir(h_pin_dir, 0700))
+		H_FAIL("mkdir %s: %s", h_pin_dir, strerror(errno));
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "itest_stale", 4, 8, 1, NULL);
+	snprintf(path, sizeof(path), "%s/slots", h_pin_dir);
+	if (fd < 0 || bpf_obj_pin(fd, path))
+		H_FAIL("pin a stale map at %s: %s", path, strerror(errno));
+	close(fd);
+
+	h_start();
+	open_pairs("127.0.0.1", PORT_STALE, 2);
+	h_expect(PORT_STALE, H_IN, 2, 2, 2);
+	h_expect(PORT_STALE, H_OUT, 2, 2, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +337,8 @@ int main(void)
 		H_TEST(test_nothing_pinned),
 		H_TEST(test_top_own_tracker),
 		H_TEST(test_top_pinned_tracker),
+		H_TEST(test_two_trackers),
+		H_TEST(test_start_over_stale_pins),
 	};
 
 	return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);

@@ -13,6 +13,7 @@
 #define PORT_HALF	11004
 #define PORT_FAMILIES	11005
 #define PORT_BACKLOG0	11006
+#define PORT_SELF	11007
 
 #define FEW		5
 #define MANY_EACH	1500
@@ -150,6 +151,21 @@ static void test_seeded_families(void **state)
 	}
 }
 
+/* A self-connected socket found by the walk is outbound, like a live one. */
+static void test_seeded_self_connect(void **state)
+{
+	int fd;
+
+	h_require();
+	fd = h_connect_from("127.0.0.1", PORT_SELF, "127.0.0.1", PORT_SELF);
+	h_start();
+	h_expect(PORT_SELF, H_OUT, 1, 1, 1);
+	h_expect_no_row(PORT_SELF, H_IN);
+	h_close(fd);
+	h_expect(PORT_SELF, H_OUT, 0, 1, 1);
+	h_expect_nrows(1);
+}
+
 /*
  * A listener made with listen(fd, 0) still accepts. A connection it accepted
  * before start is inbound on the listener's port like any other.
@@ -179,6 +195,7 @@ int main(void)
 		H_TEST(test_seeded_close_modes),
 		H_TEST(test_seeded_close_wait),
 		H_TEST(test_seeded_families),
+		H_TEST(test_seeded_self_connect),
 		H_TEST(test_seeded_backlog_zero),
 	};
 
