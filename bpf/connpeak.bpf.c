@@ -225,30 +225,101 @@ static __always_inline int wanted(const struct sock *sk)
 	return !filter_netns || sk->__sk_common.skc_net.net->ns.inum == filter_netns;
 }
 
+/* Whether a transition matters, judged from the arguments alone. */
+static __always_inline int relevant(int oldstate, int newstate)
+{
+	if (is_open_state(oldstate) != is_open_state(newstate))
+		return 1;
+	return oldstate == TCP_SYN_SENT && newstate == TCP_SYN_RECV;
+}
+
+static __always_inline void handle(const struct sock *sk, int oldstate, int newstate)
+{
+	struct connpeak_sock *st;
+
+	if (!wanted(sk))
+		return;
+	if (oldstate == TCP_SYN_SENT && newstate == TCP_SYN_RECV) {
+		/* Simultaneous open or self-connect: remember it is ours. */
+		st = sock_state(sk, 1);
+		if (st)
+			st->flags |= CONNPEAK_SK_ACTIVE;
+	} else if (is_open_state(oldstate)) {
+		on_close(sk);
+	} else {
+		on_open(sk, oldstate);
+	}
+}
+
+/*
+ * The kernel skips a tracing program that fires again on a CPU where it is
+ * already running: a softirq that changes a socket's state while on_state
+ * runs in task context would go uncounted. So the same work is attached
+ * twice. on_state runs first and marks each event it handled; on_state_nested
+ * handles exactly the events on_state did not.
+ *
+ * Only an event in task context with softirqs enabled can be interrupted,
+ * and TCP makes those changes with the socket owned by the task (lock_sock).
+ * A softirq changes a socket's state only when no task owns it. So an event
+ * and an event nested in it never share the socket's ownership, and one mark
+ * for each tells them apart.
+ */
+struct handled {
+	__u64 sk[2];		/* [1] socket owned by a task, [0] not */
+	__u32 states[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct handled);
+} handled SEC(".maps");
+
+static __always_inline int owned_by_task(const struct sock *sk)
+{
+	return sk->sk_lock.owned ? 1 : 0;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 {
-	int was_open = is_open_state(oldstate);
+	struct handled *h;
+	__u32 zero = 0;
+	int where;
 
 	/* Most transitions neither open nor close a connection. */
-	if (was_open == is_open_state(newstate)) {
-		if (oldstate != TCP_SYN_SENT || newstate != TCP_SYN_RECV)
-			return 0;
-		/* Simultaneous open or self-connect: remember it is ours. */
-		if (wanted(sk)) {
-			struct connpeak_sock *st = sock_state(sk, 1);
+	if (!relevant(oldstate, newstate))
+		return 0;
+	handle(sk, oldstate, newstate);
+	where = owned_by_task(sk);
+	h = bpf_map_lookup_elem(&handled, &zero);
+	if (h) {
+		h->sk[where] = (__u64)sk;
+		h->states[where] = oldstate << 16 | newstate;
+	}
+	return 0;
+}
 
-			if (st)
-				st->flags |= CONNPEAK_SK_ACTIVE;
-		}
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state_nested, const struct sock *sk, int oldstate, int newstate)
+{
+	struct handled *h;
+	__u32 zero = 0;
+	int where;
+
+	if (!relevant(oldstate, newstate))
+		return 0;
+	where = owned_by_task(sk);
+	h = bpf_map_lookup_elem(&handled, &zero);
+	if (!h)
+		return 0;
+	if (h->sk[where] == (__u64)sk && h->states[where] == (oldstate << 16 | newstate)) {
+		h->sk[where] = 0;
 		return 0;
 	}
-	if (!wanted(sk))
-		return 0;
-	if (was_open)
-		on_close(sk);
-	else
-		on_open(sk, oldstate);
+	handle(sk, oldstate, newstate);
+	stat_inc(CONNPEAK_STAT_NESTED);
 	return 0;
 }
 

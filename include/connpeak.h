@@ -40,6 +40,7 @@ enum connpeak_stat {
 	CONNPEAK_STAT_STORAGE_FAIL,	/* socket storage could not be created */
 	CONNPEAK_STAT_UNMATCHED_CLOSE,	/* close of a socket never counted, not subtracted */
 	CONNPEAK_STAT_CAS_GIVEUP,	/* update lost to extreme contention */
+	CONNPEAK_STAT_NESTED,		/* events the kernel skipped for on_state, handled again */
 	CONNPEAK_NR_STATS,
 };
 

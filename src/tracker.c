@@ -41,6 +41,7 @@
 /* Pin names under the pin directory; the link goes last and means "running". */
 static const char *const map_pins[] = { "slots", "used", "stats" };
 #define LINK_PIN "link"
+#define NESTED_LINK_PIN "link_nested"
 
 static bool has_cap(const struct __user_cap_data_struct *d, int cap)
 {
@@ -153,17 +154,29 @@ static int check_kernel(void)
 	return -ENOTSUP;
 }
 
+static struct bpf_link *attach_one(struct bpf_program *prog)
+{
+	struct bpf_link *link = bpf_program__attach(prog);
+
+	if (!link)
+		fprintf(stderr, "connpeak: kernel: attach %s to tracepoint inet_sock_set_state "
+			"failed: %s\n", bpf_program__name(prog), strerror(errno));
+	return link;
+}
+
+/* on_state first: the kernel runs a tracepoint's programs in attach order. */
 static int attach_tracepoint(struct tracker *t)
 {
-	struct bpf_link *link = bpf_program__attach(t->skel->progs.on_state);
+	struct connpeak_bpf *skel = t->skel;
 
-	if (!link) {
-		fprintf(stderr, "connpeak: kernel: attach to tracepoint inet_sock_set_state "
-			"failed: %s\n", strerror(errno));
+	skel->links.on_state = attach_one(skel->progs.on_state);
+	if (!skel->links.on_state)
 		return -errno;
-	}
-	t->skel->links.on_state = link;
-	t->link_fd = bpf_link__fd(link);
+	skel->links.on_state_nested = attach_one(skel->progs.on_state_nested);
+	if (!skel->links.on_state_nested)
+		return -errno;
+	t->link_fd = bpf_link__fd(skel->links.on_state);
+	t->nested_fd = bpf_link__fd(skel->links.on_state_nested);
 	return 0;
 }
 
@@ -262,11 +275,14 @@ static bool pin_exists(const char *dir, const char *name)
 	return access(path, F_OK) == 0;
 }
 
+/* Everything but the link that marks a running tracker. */
 static void unpin_maps(const char *dir)
 {
 	char path[PATH_MAX];
 	size_t i;
 
+	pin_path(path, sizeof(path), dir, NESTED_LINK_PIN);
+	unlink(path);
 	for (i = 0; i < sizeof(map_pins) / sizeof(map_pins[0]); i++) {
 		pin_path(path, sizeof(path), dir, map_pins[i]);
 		unlink(path);
@@ -284,6 +300,9 @@ static int pin_all(struct tracker *t, const char *dir)
 		if (bpf_obj_pin(fds[i], path))
 			goto err_pin;
 	}
+	pin_path(path, sizeof(path), dir, NESTED_LINK_PIN);
+	if (bpf_obj_pin(t->nested_fd, path))
+		goto err_pin;
 	pin_path(path, sizeof(path), dir, LINK_PIN);
 	if (bpf_obj_pin(t->link_fd, path))
 		goto err_pin;
@@ -398,10 +417,11 @@ void tracker__close(struct tracker *t)
 	if (t->skel) {
 		connpeak_bpf__destroy(t->skel);
 		t->skel = NULL;
-		t->link_fd = t->slots_fd = t->used_fd = t->stats_fd = -1;
+		t->link_fd = t->nested_fd = t->slots_fd = t->used_fd = t->stats_fd = -1;
 		return;
 	}
 	close_fd(&t->link_fd);
+	close_fd(&t->nested_fd);
 	close_fd(&t->slots_fd);
 	close_fd(&t->used_fd);
 	close_fd(&t->stats_fd);

@@ -17,7 +17,7 @@ struct connpeak_bpf;
 /* A running tracker: loaded by this process, or opened through its pins. */
 struct tracker {
 	struct connpeak_bpf *skel;	/* set when this process loaded it */
-	int link_fd;
+	int link_fd, nested_fd;		/* on_state, on_state_nested */
 	int slots_fd, used_fd, stats_fd;
 	struct connpeak_slot *slots;
 	__u64 *used;
@@ -25,7 +25,8 @@ struct tracker {
 	bool writable;
 };
 
-#define TRACKER_INIT { .link_fd = -1, .slots_fd = -1, .used_fd = -1, .stats_fd = -1 }
+#define TRACKER_INIT { .link_fd = -1, .nested_fd = -1, .slots_fd = -1, .used_fd = -1, \
+			.stats_fd = -1 }
 
 /* Direction mask for tracker__rows() and tracker__reset(). */
 #define DIRS_IN		(1u << CONNPEAK_DIR_IN)
