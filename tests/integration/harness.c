@@ -74,12 +74,20 @@ void h_close(int fd)
 	close(fd);
 }
 
-void h_close_rst(int fd)
+static void rst_close(int fd)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	h_close(fd);
+	close(fd);
+}
+
+void h_close_rst(int fd)
+{
+	if (fd < 0)
+		return;
+	fd_untrack(fd);
+	rst_close(fd);
 }
 
 void h_child_track(pid_t pid)
@@ -106,7 +114,7 @@ static int wait_status(pid_t pid)
 
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
-			return -1;
+			return -errno;
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
@@ -415,6 +423,11 @@ int h_run(struct h_out *o, char *const argv[])
 			err = o->status;
 		o->out = slurp(out_fd);
 		o->err = slurp(err_fd);
+	}
+	if (err) {
+		free(o->err);
+		if (asprintf(&o->err, "%s: could not run: %s", argv[0], strerror(-err)) < 0)
+			o->err = NULL;
 	}
 	if (out_fd >= 0)
 		close(out_fd);
@@ -909,14 +922,6 @@ static int pair_open(struct pair *p, int lfd, const char *addr, unsigned int por
 	return p->a;
 }
 
-static void rst_close(int fd)
-{
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(fd);
-}
-
 static void pair_close(const struct pair *p, int how)
 {
 	if (how == H_SERVER_FIRST) {
@@ -933,26 +938,46 @@ static void pair_close(const struct pair *p, int how)
 
 /* ---- holders ---- */
 
-enum { HOLD_OPEN = 1, HOLD_CLOSE = 2, HOLD_QUIT = 3 };
+#define HOLD_QUIT	(H_HOLD_CLOSE + 1)
 
 struct holder_cmd {
 	int op, n, how;
+	int pace_us;	/* pause between two pairs, to spread the command over time */
 };
 
-static int holder_open(struct pair *pairs, int *n, int max, int lfd, const char *addr,
-		       unsigned int port, int count)
+static void pace(int us)
 {
-	int err;
+	struct timespec ts = { .tv_nsec = us * 1000L };
 
-	while (count-- > 0) {
+	if (us > 0)
+		nanosleep(&ts, NULL);
+}
+
+static int holder_open(struct pair *pairs, int *n, int max, int lfd, const char *addr,
+		       unsigned int port, const struct holder_cmd *cmd)
+{
+	int err, count;
+
+	for (count = cmd->n; count > 0; count--) {
 		if (*n >= max)
 			return -EMFILE;
 		err = pair_open(&pairs[*n], lfd, addr, port);
 		if (err)
 			return err;
 		(*n)++;
+		pace(cmd->pace_us);
 	}
 	return 0;
+}
+
+static void holder_close(struct pair *pairs, int *n, const struct holder_cmd *cmd)
+{
+	int count;
+
+	for (count = cmd->n; count > 0 && *n > 0; count--) {
+		pair_close(&pairs[--(*n)], cmd->how);
+		pace(cmd->pace_us);
+	}
 }
 
 static void __attribute__((noreturn)) holder_main(int ctl, const char *addr, unsigned int port,
@@ -974,10 +999,10 @@ static void __attribute__((noreturn)) holder_main(int ctl, const char *addr, uns
 		_exit(1);
 	while (read(ctl, &cmd, sizeof(cmd)) == sizeof(cmd) && cmd.op != HOLD_QUIT) {
 		reply = 0;
-		if (cmd.op == HOLD_OPEN)
-			reply = holder_open(pairs, &n, max, lfd, addr, port, cmd.n);
-		while (cmd.op == HOLD_CLOSE && cmd.n-- > 0 && n > 0)
-			pair_close(&pairs[--n], cmd.how);
+		if (cmd.op == H_HOLD_OPEN)
+			reply = holder_open(pairs, &n, max, lfd, addr, port, &cmd);
+		else if (cmd.op == H_HOLD_CLOSE)
+			holder_close(pairs, &n, &cmd);
 		if (write(ctl, reply ? &reply : &n, sizeof(n)) != sizeof(n))
 			break;
 	}
@@ -1010,24 +1035,30 @@ void h_holder_start_(const char *file, int line, struct h_holder *h, const char 
 			own_netns ? "netns or listen" : "listen", strerror(-reply));
 }
 
-void h_holders_cmd_(const char *file, int line, struct h_holder *hs, int n, int op,
-		    int each, int how)
+void h_holders_begin_(const char *file, int line, struct h_holder *hs, int n,
+		      enum h_hold_op op, int each, int how, int pace_us)
 {
-	struct holder_cmd cmd = { .op = op, .n = each, .how = how };
-	int i, want, got;
+	struct holder_cmd cmd = { .op = op, .n = each, .how = how, .pace_us = pace_us };
+	int i;
 
 	for (i = 0; i < n; i++) {
 		if (write(hs[i].ctl, &cmd, sizeof(cmd)) != sizeof(cmd))
 			h_fail_(file, line, "holder %d: command failed: %s", i, strerror(errno));
+		hs[i].want = op == H_HOLD_OPEN ? hs[i].pairs + each :
+			     hs[i].pairs > each ? hs[i].pairs - each : 0;
 	}
+}
+
+void h_holders_end_(const char *file, int line, struct h_holder *hs, int n)
+{
+	int i, got;
+
 	for (i = 0; i < n; i++) {
 		got = -EIO;
 		if (read(hs[i].ctl, &got, sizeof(got)) != sizeof(got) || got < 0)
-			h_fail_(file, line, "holder %d: %s %d pairs failed: %s", i,
-				op == HOLD_OPEN ? "open" : "close", each, strerror(-got));
-		want = op == HOLD_OPEN ? hs[i].pairs + each :
-		       hs[i].pairs > each ? hs[i].pairs - each : 0;
-		h_eq_(file, line, want, got, "holder %d: pairs held", i);
+			h_fail_(file, line, "holder %d: opening or closing pairs failed: %s", i,
+				strerror(-got));
+		h_eq_(file, line, hs[i].want, got, "holder %d: pairs held", i);
 		hs[i].pairs = got;
 	}
 }

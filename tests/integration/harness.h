@@ -168,21 +168,37 @@ void h_fd_track(int fd);
 struct h_holder {
 	pid_t pid;
 	int ctl;
-	int pairs;
+	int pairs;	/* held when the last command ended */
+	int want;	/* to be held when the command under way ends */
 };
 
 enum h_close_how { H_CLIENT_FIRST, H_SERVER_FIRST, H_RST };
+enum h_hold_op { H_HOLD_OPEN = 1, H_HOLD_CLOSE = 2 };
 
 #define h_holder_start(h, addr, port) h_holder_start_(H_HERE, h, addr, port, false)
 /* The same, in a network namespace of the holder's own. */
 #define h_holder_start_netns(h, addr, port) h_holder_start_(H_HERE, h, addr, port, true)
 void h_holder_start_(const char *file, int line, struct h_holder *h, const char *addr,
 		     unsigned int port, bool own_netns);
-/* Every holder in hs opens (or closes) each pairs at once, in parallel. */
-#define h_holders_open(hs, n, each) h_holders_cmd_(H_HERE, hs, n, 1, each, 0)
-#define h_holders_close(hs, n, each, how) h_holders_cmd_(H_HERE, hs, n, 2, each, how)
-void h_holders_cmd_(const char *file, int line, struct h_holder *hs, int n, int op,
-		    int each, int how);
+/*
+ * Every holder in hs opens (or closes) each pairs, all in parallel. The
+ * _begin forms return at once; h_holders_end waits for them to finish. A
+ * paced command pauses pace_us between two pairs, to last a while.
+ */
+#define h_holders_open(hs, n, each) \
+	do { h_holders_open_begin(hs, n, each); h_holders_end(hs, n); } while (0)
+#define h_holders_close(hs, n, each, how) \
+	do { h_holders_close_begin(hs, n, each, how); h_holders_end(hs, n); } while (0)
+#define h_holders_open_begin(hs, n, each) \
+	h_holders_begin_(H_HERE, hs, n, H_HOLD_OPEN, each, 0, 0)
+#define h_holders_close_begin(hs, n, each, how) \
+	h_holders_begin_(H_HERE, hs, n, H_HOLD_CLOSE, each, how, 0)
+#define h_holders_paced_begin(hs, n, op, each, how, pace_us) \
+	h_holders_begin_(H_HERE, hs, n, op, each, how, pace_us)
+#define h_holders_end(hs, n) h_holders_end_(H_HERE, hs, n)
+void h_holders_begin_(const char *file, int line, struct h_holder *hs, int n,
+		      enum h_hold_op op, int each, int how, int pace_us);
+void h_holders_end_(const char *file, int line, struct h_holder *hs, int n);
 void h_holder_quit(struct h_holder *h);
 
 /* ---- churn: child processes opening and closing in a loop ---- */

@@ -16,6 +16,8 @@
 #define WORKERS		3
 #define HOLD		128
 #define ROUNDS		4
+#define BULK		6000	/* pairs a holder opens or closes while start walks */
+#define PACE_US		20
 
 static struct h_churn churn;
 static struct h_watch watch;
@@ -42,22 +44,26 @@ static void expect_bounded(unsigned int port, enum h_dir dir, long long peak_bou
 }
 
 /*
- * After the churn stopped: current equals the workers' books and ss, peak
- * and total are bounded; with exact_total, total equals what was opened.
+ * After the churn stopped: current equals the books and ss, peak and total
+ * are bounded; with exact_total, total equals what was opened. A holder may
+ * hold held pairs on the first port, having opened bulk_opened in all.
  */
-static void expect_after_churn(const unsigned int *ports, bool exact_total)
+static void expect_after_churn(const unsigned int *ports, bool exact_total, int held,
+			       int bulk_opened)
 {
-	long long opened;
+	long long opened, extra;
 	int k;
 
 	for (k = 0; k < 2; k++) {
-		opened = h_churn_opened(&churn, k);
-		h_expect(ports[k], H_IN, h_churn_open(&churn, k, H_IN), -1,
+		extra = k == 0 ? held : 0;
+		opened = h_churn_opened(&churn, k) + (k == 0 ? bulk_opened : 0);
+		h_expect(ports[k], H_IN, h_churn_open(&churn, k, H_IN) + extra, -1,
 			 exact_total ? opened : -1);
-		h_expect(ports[k], H_OUT, h_churn_open(&churn, k, H_OUT), -1,
+		h_expect(ports[k], H_OUT, h_churn_open(&churn, k, H_OUT) + extra, -1,
 			 exact_total ? opened : -1);
-		expect_bounded(ports[k], H_IN, WORKERS * 2 * HOLD, opened);
-		expect_bounded(ports[k], H_OUT, WORKERS * HOLD, opened);
+		extra = k == 0 ? bulk_opened : 0;
+		expect_bounded(ports[k], H_IN, WORKERS * 2 * HOLD + extra, opened);
+		expect_bounded(ports[k], H_OUT, WORKERS * HOLD + extra, opened);
 	}
 	h_expect_nrows(4);
 }
@@ -72,17 +78,27 @@ static void expect_all_closed(const unsigned int *ports)
 	}
 }
 
-/* start runs in the middle of the churn, several times over. */
+/*
+ * start runs in the middle of the churn, several times over, while a holder
+ * opens or closes thousands of pairs that the start-up walk may or may not
+ * have reached.
+ */
 static void test_churn_during_start(void **state)
 {
 	static const unsigned int ports[] = { PORT_A, PORT_B };
+	struct h_holder bulk;
 	int round;
 
 	h_require();
 	for (round = 0; round < ROUNDS; round++) {
+		h_holder_start(&bulk, "127.0.0.4", PORT_A);
+		h_holders_open(&bulk, 1, BULK);
 		h_churn_start(&churn, WORKERS, ports, 2, HOLD);
 		h_churn_progress(&churn, 300);
+		h_holders_paced_begin(&bulk, 1, round % 2 ? H_HOLD_OPEN : H_HOLD_CLOSE, BULK / 2,
+				      round / 2 ? H_RST : H_CLIENT_FIRST, PACE_US);
 		h_start();
+		h_holders_end(&bulk, 1);
 		h_watch_start(&watch);
 		h_churn_progress(&churn, 4000);
 		h_churn_stop(&churn);
@@ -90,8 +106,9 @@ static void test_churn_during_start(void **state)
 		print_message("round %d: %ld connections opened, %ld polls of show --json\n",
 			      round, h_churn_opened(&churn, 0) + h_churn_opened(&churn, 1),
 			      watch.polls);
-		expect_after_churn(ports, false);
+		expect_after_churn(ports, false, bulk.pairs, BULK + (round % 2) * BULK / 2);
 		h_churn_quit(&churn);
+		h_holder_quit(&bulk);
 		expect_all_closed(ports);
 		h_stop();
 	}
@@ -111,7 +128,7 @@ static void test_churn_exact_totals(void **state)
 	h_watch_stop(&watch);
 	print_message("%ld connections opened, %ld polls of show --json\n",
 		      h_churn_opened(&churn, 0) + h_churn_opened(&churn, 1), watch.polls);
-	expect_after_churn(ports, true);
+	expect_after_churn(ports, true, 0, 0);
 	h_churn_quit(&churn);
 	expect_all_closed(ports);
 }
