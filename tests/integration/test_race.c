@@ -23,8 +23,8 @@ static struct h_churn churn;
 static struct h_watch watch;
 
 /*
- * The peak can never exceed what all workers could hold at once, nor the
- * total the connections the workers opened.
+ * The peak can never exceed what could be held at once, nor the total what
+ * was opened.
  */
 static void expect_bounded(unsigned int port, enum h_dir dir, long long peak_bound,
 			   long long total_bound)
@@ -45,8 +45,9 @@ static void expect_bounded(unsigned int port, enum h_dir dir, long long peak_bou
 
 /*
  * After the churn stopped: current equals the books and ss, peak and total
- * are bounded; with exact_total, total equals what was opened. A holder may
- * hold held pairs on the first port, having opened bulk_opened in all.
+ * are bounded; with exact_total, total equals what was opened. Besides the
+ * workers, a holder has opened bulk_opened pairs on the first port in all
+ * and still holds held of them.
  */
 static void expect_after_churn(const unsigned int *ports, bool exact_total, int held,
 			       int bulk_opened)
