@@ -19,8 +19,18 @@
 
 #define CAS_TRIES	64
 
+#define barrier() asm volatile("" ::: "memory")
+
 /* Network namespace inode to count in; 0 counts every namespace. */
 const volatile __u32 filter_netns = 0;
+
+/* History: bucket length, ring length, and port -> history index + 1. */
+const volatile __u64 hist_bucket_ns = 300000000000ULL;
+const volatile __u32 hist_nbuckets = 1;
+const volatile __u16 hist_index[CONNPEAK_NR_PORTS] = {};
+
+/* Ports with a listener at start, one bit each, for the start-up walk. */
+const volatile __u64 seed_listening[CONNPEAK_NR_PORTS / 64] = {};
 
 /* Set by the loader while the start-up walk runs. */
 __u32 ctl_seeding = 0;
@@ -57,6 +67,34 @@ struct {
 	__type(value, struct connpeak_sock);
 } socks SEC(".maps");
 
+struct hist_lock {
+	struct bpf_spin_lock lock;
+	__u32 bucket;		/* newest bucket a change was recorded in */
+};
+
+/* Sized by the loader: one lock per history port, nbuckets records per port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hist_lock);
+} hist_locks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct connpeak_hist_rec);
+} hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct connpeak_hist_conf);
+} hist_conf SEC(".maps");
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -81,51 +119,133 @@ static __always_inline void used_mark(__u8 dir, __u16 port)
 		__sync_fetch_and_or(w, 1ULL << (port % 64));
 }
 
-/* Add one open connection and raise the peak in the same compare-and-swap. */
-static __always_inline void slot_open(__u8 dir, __u16 port)
+/* Apply +1 or -1 to the packed word; 0 if the count was already 0. */
+static __always_inline int word_step(__u64 old, int opening, __u64 *new)
 {
-	struct connpeak_slot *s = slot_get(dir, port);
-	__u64 old, new;
-	__u32 cur, peak;
-	int i;
+	__u32 cur = CONNPEAK_CUR(old), peak = CONNPEAK_PEAK(old);
 
-	if (!s)
-		return;
-	for (i = 0; i < CAS_TRIES; i++) {
-		old = *(volatile __u64 *)&s->cur_peak;
-		cur = CONNPEAK_CUR(old) + 1;
-		peak = CONNPEAK_PEAK(old);
-		new = CONNPEAK_WORD(cur, cur > peak ? cur : peak);
-		if (__sync_val_compare_and_swap(&s->cur_peak, old, new) != old)
-			continue;
-		if (cur > peak)
-			s->peak_ns = bpf_ktime_get_boot_ns();
-		if (__sync_fetch_and_add(&s->total, 1) == 0)
-			used_mark(dir, port);
-		return;
+	if (!opening) {
+		if (!cur)
+			return 0;
+		*new = old - 1;
+		return 1;
 	}
-	stat_inc(CONNPEAK_STAT_CAS_GIVEUP);
+	cur++;
+	*new = CONNPEAK_WORD(cur, cur > peak ? cur : peak);
+	return 1;
 }
 
-/* Remove one open connection; a count is never taken below zero. */
-static __always_inline void slot_close(__u8 dir, __u16 port)
+/*
+ * A change on a history port: the count and the bucket record change under
+ * the port's lock, so the record sees the changes in the order they happened.
+ * Returns 1 if the count moved, 0 if a close found it at 0, -1 on failure.
+ */
+static __always_inline int hist_step(struct connpeak_slot *s, __u32 hidx, int opening,
+				     __u64 *oldw, __u64 *neww)
+{
+	__u32 b = bpf_ktime_get_boot_ns() / hist_bucket_ns, key, cur_old, cur_new;
+	struct connpeak_hist_rec *rec;
+	struct hist_lock *hl;
+	__u64 old, new;
+	int tries, moved;
+
+	hl = bpf_map_lookup_elem(&hist_locks, &hidx);
+	if (!hl)
+		return -1;
+	for (tries = 0; tries < 2; tries++) {
+		key = hidx * hist_nbuckets + b % hist_nbuckets;
+		rec = bpf_map_lookup_elem(&hist, &key);
+		if (!rec)
+			return -1;
+		bpf_spin_lock(&hl->lock);
+		if (hl->bucket > b) {
+			/* Another CPU already recorded a later bucket: join it. */
+			b = hl->bucket;
+			bpf_spin_unlock(&hl->lock);
+			continue;
+		}
+		old = *(volatile __u64 *)&s->cur_peak;
+		moved = word_step(old, opening, &new);
+		/* Only a reset from userspace races here, and it keeps the count. */
+		if (moved && __sync_val_compare_and_swap(&s->cur_peak, old, new) != old) {
+			old = *(volatile __u64 *)&s->cur_peak;
+			moved = word_step(old, opening, &new);
+			if (moved && __sync_val_compare_and_swap(&s->cur_peak, old, new) != old)
+				moved = -1;
+		}
+		if (moved == 1) {
+			cur_old = CONNPEAK_CUR(old);
+			cur_new = CONNPEAK_CUR(new);
+			hl->bucket = b;
+			if (rec->bucket != b) {
+				rec->start = cur_old;
+				rec->peak = cur_old > cur_new ? cur_old : cur_new;
+				barrier();
+				rec->bucket = b;
+			} else if (cur_new > rec->peak) {
+				rec->peak = cur_new;
+			}
+		}
+		bpf_spin_unlock(&hl->lock);
+		*oldw = old;
+		*neww = new;
+		return moved;
+	}
+	return -1;
+}
+
+/* +1 or -1 on the packed word of a port without history. */
+static __always_inline int cas_step(struct connpeak_slot *s, int opening, __u64 *oldw,
+				    __u64 *neww)
+{
+	__u64 old, new;
+	int i;
+
+	for (i = 0; i < CAS_TRIES; i++) {
+		old = *(volatile __u64 *)&s->cur_peak;
+		if (!word_step(old, opening, &new))
+			return 0;
+		if (__sync_val_compare_and_swap(&s->cur_peak, old, new) == old) {
+			*oldw = old;
+			*neww = new;
+			return 1;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Count one connection opening (or closing) on (dir, port). The current
+ * count and the peak change in one compare-and-swap, so no peak can slip
+ * between two reads; a count never goes below zero.
+ */
+static __always_inline void count_change(__u8 dir, __u16 port, int opening)
 {
 	struct connpeak_slot *s = slot_get(dir, port);
-	__u64 old;
-	int i;
+	__u16 hidx = dir == CONNPEAK_DIR_IN ? hist_index[port] : 0;
+	__u64 old = 0, new = 0;
+	int moved;
 
 	if (!s)
 		return;
-	for (i = 0; i < CAS_TRIES; i++) {
-		old = *(volatile __u64 *)&s->cur_peak;
-		if (CONNPEAK_CUR(old) == 0) {
-			stat_inc(CONNPEAK_STAT_UNMATCHED_CLOSE);
-			return;
-		}
-		if (__sync_val_compare_and_swap(&s->cur_peak, old, old - 1) == old)
-			return;
+	if (hidx)
+		moved = hist_step(s, hidx - 1, opening, &old, &new);
+	else
+		moved = cas_step(s, opening, &old, &new);
+	if (moved < 0) {
+		stat_inc(CONNPEAK_STAT_CAS_GIVEUP);
+		return;
 	}
-	stat_inc(CONNPEAK_STAT_CAS_GIVEUP);
+	if (!moved) {
+		stat_inc(CONNPEAK_STAT_UNMATCHED_CLOSE);
+		return;
+	}
+	if (!opening)
+		return;
+	if (CONNPEAK_PEAK(new) > CONNPEAK_PEAK(old))
+		s->peak_ns = bpf_ktime_get_boot_ns();
+	if (__sync_fetch_and_add(&s->total, 1) == 0)
+		used_mark(dir, port);
 }
 
 /*
@@ -186,7 +306,7 @@ static __always_inline void on_open(const struct sock *sk, int oldstate)
 		    CONNPEAK_SK_COUNTED)
 			return;
 	}
-	slot_open(dir, port);
+	count_change(dir, port, 1);
 }
 
 static __always_inline void on_close(const struct sock *sk)
@@ -206,11 +326,11 @@ static __always_inline void on_close(const struct sock *sk)
 	if (st) {
 		if (__sync_lock_test_and_set(&st->state, CONNPEAK_SK_CLOSED) ==
 		    CONNPEAK_SK_COUNTED)
-			slot_close(st->dir, st->port);
+			count_change(st->dir, st->port, 0);
 		return;
 	}
 	dir = guess_dir(sk);
-	slot_close(dir, port_of(sk, dir));
+	count_change(dir, port_of(sk, dir), 0);
 }
 
 static __always_inline int is_open_state(int state)
@@ -331,6 +451,7 @@ int seed(struct bpf_iter__tcp *ctx)
 	struct connpeak_sock *st;
 	struct tcp_sock *tp;
 	struct sock *sk;
+	__u16 port;
 	__u8 dir;
 
 	if (!skc)
@@ -344,13 +465,18 @@ int seed(struct bpf_iter__tcp *ctx)
 	st = sock_state(sk, 1);
 	if (!st || st->state != CONNPEAK_SK_UNSEEN)
 		return 0;
-	dir = guess_dir(sk);
+	/* A listener made with backlog 0 gives its children no backlog to inherit. */
+	port = sk->__sk_common.skc_num;
+	if (seed_listening[port / 64] & (1ULL << (port % 64)))
+		dir = CONNPEAK_DIR_IN;
+	else
+		dir = guess_dir(sk);
 	st->dir = dir;
 	st->port = port_of(sk, dir);
 	if (__sync_val_compare_and_swap(&st->state, CONNPEAK_SK_UNSEEN, CONNPEAK_SK_COUNTED) !=
 	    CONNPEAK_SK_UNSEEN)
 		return 0;
-	slot_open(dir, st->port);
+	count_change(dir, st->port, 1);
 	stat_inc(CONNPEAK_STAT_SEEDED);
 	return 0;
 }

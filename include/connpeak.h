@@ -44,6 +44,31 @@ enum connpeak_stat {
 	CONNPEAK_NR_STATS,
 };
 
+/*
+ * History: for chosen inbound ports, the peak of open connections in each
+ * fixed bucket of CLOCK_BOOTTIME, in a ring of nbuckets records per port.
+ * Record (port index i, bucket b) lives at i * nbuckets + b % nbuckets and
+ * is valid only while its bucket field equals b. A bucket without a record
+ * had no state change: the count that stood throughout it is the start of
+ * the next record, or the current count if there is none.
+ */
+#define CONNPEAK_MAX_HIST_PORTS	1024
+
+struct connpeak_hist_rec {
+	__u32 bucket;		/* CLOCK_BOOTTIME / bucket length; written last */
+	__u32 peak;		/* highest count at any instant of the bucket */
+	__u32 start;		/* count when the bucket's first change came */
+	__u32 pad;
+};
+
+/* What readers need to interpret the ring; written once by start. */
+struct connpeak_hist_conf {
+	__u64 bucket_ns;
+	__u32 nbuckets;
+	__u32 nports;
+	__u16 ports[CONNPEAK_MAX_HIST_PORTS];
+};
+
 /* Per-socket state, kept only for sockets that need it (seeded or unusual). */
 enum connpeak_sock_state {
 	CONNPEAK_SK_UNSEEN = 0,		/* storage exists, not counted yet */

@@ -67,7 +67,7 @@ int open_pinned(struct tracker *t, const char *pin_dir, bool writable)
 	return err;
 }
 
-static int no_operands(const char *cmd, int argc, char **argv)
+int no_operands(const char *cmd, int argc, char **argv)
 {
 	if (optind >= argc)
 		return 0;
@@ -85,51 +85,6 @@ int dir_option(int c, unsigned int *dirs, const char *cmd, int *status)
 	}
 	*dirs = want;
 	return 1;
-}
-
-int cmd_start(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "all-netns", no_argument, NULL, 'A' },
-		COMMON_LONG_OPTS,
-		{}
-	};
-	struct common_opts o = { .pin_dir = DEFAULT_PIN_DIR };
-	struct tracker t = TRACKER_INIT;
-	int c, err, status = PROCEED;
-	bool all_netns = false;
-
-	opterr = 0;
-	while (status == PROCEED && (c = getopt_long(argc, argv, "+:vh", longopts, NULL)) != -1) {
-		if (c == 'A')
-			all_netns = true;
-		else if (!common_option(c, &o, "start", &status))
-			return bad_option("start", argv, c);
-	}
-	if (status != PROCEED)
-		return status;
-	if ((status = no_operands("start", argc, argv)) || (status = check_privileges()))
-		return status;
-	setup_libbpf_log(o.verbose);
-
-	err = tracker__open(&t, o.pin_dir, false);
-	tracker__close(&t);
-	if (err != -ENOENT) {
-		fprintf(stderr, "connpeak: a tracker is already pinned under %s: nothing changed\n",
-			o.pin_dir);
-		return EXIT_FAIL;
-	}
-	err = tracker__load(&t, all_netns);
-	if (!err)
-		err = tracker__pin(&t, o.pin_dir);
-	if (err == -EEXIST)
-		fprintf(stderr, "connpeak: a tracker is already pinned under %s: nothing changed\n",
-			o.pin_dir);
-	if (!err)
-		printf("connpeak: tracking; %llu connections were already open; pinned under %s\n",
-		       (unsigned long long)t.stats[CONNPEAK_STAT_SEEDED], o.pin_dir);
-	tracker__close(&t);
-	return err ? EXIT_FAIL : EXIT_OK;
 }
 
 int cmd_stop(int argc, char **argv)

@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stddef.h>
+#include <linux/types.h>
 
 /* Returned by option parsers when the command should go on. */
 #define PROCEED (-1)
@@ -21,6 +23,8 @@ int cmd_stop(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_advise(int argc, char **argv);
 
 void usage_command(const char *cmd, FILE *out);
 void setup_libbpf_log(bool verbose);
@@ -33,6 +37,14 @@ int common_option(int c, struct common_opts *o, const char *cmd, int *status);
 struct tracker;
 int open_pinned(struct tracker *t, const char *pin_dir, bool writable);
 void report_open_error(int err, const char *pin_dir);
+
+/* History of a pinned tracker: index of a port, and its points (caller frees). */
+struct hist_point;
+int hist_index_of(const struct tracker *t, unsigned int port);
+struct hist_point *port_points(const struct tracker *t, __u32 idx, size_t *n);
+
+/* EXIT_USAGE with a message if operands remain after the options. */
+int no_operands(const char *cmd, int argc, char **argv);
 
 /* --in / --out, shared by show, reset and top. */
 int dir_option(int c, unsigned int *dirs, const char *cmd, int *status);

@@ -19,10 +19,17 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "start", cmd_start, "start [--all-netns]",
+	{ "start", cmd_start,
+	  "start [--all-netns] [--bucket SECONDS] [--keep DAYS] [--history-ports N] [PORT...]",
 	  "Load the tracker, count the connections already open, pin it and exit.\n"
 	  "Counting goes on in the kernel with no connpeak process running.\n"
-	  "  --all-netns   count every network namespace, not only this one\n" },
+	  "The kernel also keeps the peak of each time bucket for inbound connections\n"
+	  "on the PORTs named and on every port with a listener at start.\n"
+	  "  --all-netns            count every network namespace, not only this one\n"
+	  "  --bucket SECONDS       history bucket length (default 300, at most 86400)\n"
+	  "  --keep DAYS            history kept (default 8; 1-366, or a number with\n"
+	  "                         s, m, h or d, e.g. 12h)\n"
+	  "  --history-ports N      ports with history at most (default 64, 0 for none)\n" },
 	{ "stop", cmd_stop, "stop",
 	  "Detach the tracker and remove its pins; its counts are lost.\n" },
 	{ "show", cmd_show, "show [--json] [--in | --out] [PORT|SERVICE...]",
@@ -33,6 +40,25 @@ static const struct command commands[] = {
 	  "  --in, --out   only inbound or only outbound connections\n" },
 	{ "reset", cmd_reset, "reset [--in | --out] [PORT|SERVICE...]",
 	  "Set peaks back to the current count (all ports unless some are named).\n" },
+	{ "history", cmd_history,
+	  "history [--since T] [--until T] [--by bucket|hour|day] [--json] [PORT|SERVICE...]",
+	  "Peak open inbound connections per hour (default), per day with its busiest\n"
+	  "hour, or per bucket, for ports with history; a bar chart on a terminal.\n"
+	  "Kept by the kernel since start, for --keep days (see start).\n"
+	  "  --since T, --until T   '2026-12-03 09:00', 2026-12-03, today, yesterday,\n"
+	  "                         now, or time ago: -30m, -6h, -2d (local time)\n"
+	  "  --by UNIT              bucket, hour or day\n"
+	  "  --json                 one object per port and bucket (or --by unit),\n"
+	  "                         start in UTC (RFC 3339)\n" },
+	{ "advise", cmd_advise, "advise [--headroom PCT] [--users N] [--json] [PORT|SERVICE...]",
+	  "For each inbound service: the highest peak seen, the hour of day the daily\n"
+	  "peak usually falls in, and a suggested limit = ceil(peak x (1 + headroom)).\n"
+	  "Flags a service whose last-24-hour peak exceeds the peak of the days before\n"
+	  "by more than the headroom. Ports with history are judged over it, others by\n"
+	  "their peak since start.\n"
+	  "  --headroom PCT   headroom in percent (default 25)\n"
+	  "  --users N        with under a day of history, also give 5 x N as a start\n"
+	  "  --json           one object with an \"advice\" array\n" },
 	{ "top", cmd_top, "top [-d SECONDS] [-n COUNT] [--in | --out] [PORT|SERVICE...]",
 	  "Live table, busiest ports first; '*' marks a port standing at its peak.\n"
 	  "Without a pinned tracker, loads one for its own lifetime.\n"

@@ -37,7 +37,7 @@ static int seen_add(struct seen *s, ino_t ino)
 }
 
 /* Enter the namespace at path unless already visited, and run fn there. */
-static int visit(const char *path, struct seen *s, int self_fd, int (*fn)(int), int arg)
+static int visit(const char *path, struct seen *s, int self_fd, int (*fn)(void *), void *arg)
 {
 	struct stat st;
 	int fd, err;
@@ -57,7 +57,7 @@ static int visit(const char *path, struct seen *s, int self_fd, int (*fn)(int), 
 }
 
 static int visit_dir(const char *dir, const char *suffix, struct seen *s, int self_fd,
-		     int (*fn)(int), int arg)
+		     int (*fn)(void *), void *arg)
 {
 	char path[512];
 	struct dirent *de;
@@ -78,7 +78,7 @@ static int visit_dir(const char *dir, const char *suffix, struct seen *s, int se
 	return err;
 }
 
-int netns__each(int (*fn)(int arg), int arg)
+int netns__each(int (*fn)(void *arg), void *arg)
 {
 	struct seen s = {};
 	int self_fd, err;

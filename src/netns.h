@@ -8,6 +8,6 @@
  * /run/netns mount holds, then return to the caller's namespace. Namespaces
  * held only by an open file descriptor are not visited.
  */
-int netns__each(int (*fn)(int arg), int arg);
+int netns__each(int (*fn)(void *arg), void *arg);
 
 #endif

@@ -70,14 +70,51 @@ int port_set__parse(struct port_set *set, char **args, int nargs)
 			fprintf(stderr, "connpeak: bad port '%s': %s\n", args[i], port_error(err));
 			return err;
 		}
-		if (!port_set__has(set, port))
-			set->count++;
-		set->bits[port / 8] |= 1 << (port % 8);
+		port_set__add(set, port);
 	}
 	return 0;
+}
+
+void port_set__add(struct port_set *set, unsigned int port)
+{
+	if (port >= 65536 || port_set__has(set, port))
+		return;
+	set->bits[port / 8] |= 1 << (port % 8);
+	set->count++;
 }
 
 bool port_set__has(const struct port_set *set, unsigned int port)
 {
 	return port < 65536 && (set->bits[port / 8] & (1 << (port % 8)));
+}
+
+int parse_duration(const char *arg, unsigned long unit, unsigned long min, unsigned long max,
+		   unsigned long *secs)
+{
+	static const struct { char suffix; unsigned long secs; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	char num[32];
+	size_t len = strlen(arg), i;
+	unsigned long v;
+	int err;
+
+	if (!len || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, arg, len + 1);
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (num[len - 1] == units[i].suffix) {
+			num[len - 1] = '\0';
+			unit = units[i].secs;
+			break;
+		}
+	}
+	err = parse_ulong(num, 0, max / unit + 1, &v);
+	if (err)
+		return err;
+	v *= unit;
+	if (v < min || v > max)
+		return -ERANGE;
+	*secs = v;
+	return 0;
 }

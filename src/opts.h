@@ -28,8 +28,16 @@ int parse_ulong(const char *arg, unsigned long min, unsigned long max, unsigned 
  */
 int parse_port(const char *arg, unsigned int *port);
 
+/*
+ * Parse a duration: a number in the given unit (seconds per unit), or with
+ * a suffix s, m, h or d. The result, in seconds, must lie in [min, max].
+ */
+int parse_duration(const char *arg, unsigned long unit, unsigned long min, unsigned long max,
+		   unsigned long *secs);
+
 /* Parse each argument as a port into set; on error print one line and return it. */
 int port_set__parse(struct port_set *set, char **args, int nargs);
 bool port_set__has(const struct port_set *set, unsigned int port);
+void port_set__add(struct port_set *set, unsigned int port);
 
 #endif

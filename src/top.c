@@ -110,6 +110,7 @@ int cmd_top(int argc, char **argv)
 		.dirs = DIRS_ALL,
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct load_opts lo = { .bucket_ns = 1000000000ULL, .nbuckets = 2 };
 	struct tracker t = TRACKER_INIT;
 	int status, err;
 	bool own = false;
@@ -126,7 +127,7 @@ int cmd_top(int argc, char **argv)
 	if (err == -ENOENT) {
 		tracker__close(&t);
 		own = true;
-		err = tracker__load(&t, false);
+		err = tracker__load(&t, &lo);
 	} else if (err) {
 		report_open_error(err, o.common.pin_dir);
 		tracker__close(&t);

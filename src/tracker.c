@@ -21,6 +21,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "connpeak.skel.h"
+#include "listeners.h"
 #include "netns.h"
 #include "tracker.h"
 
@@ -39,7 +40,7 @@
 #define STATS_LEN	(sizeof(__u64) * CONNPEAK_NR_STATS)
 
 /* Pin names under the pin directory; the link goes last and means "running". */
-static const char *const map_pins[] = { "slots", "used", "stats" };
+static const char *const map_pins[] = { "slots", "used", "stats", "hist", "hist_conf" };
 #define LINK_PIN "link"
 #define NESTED_LINK_PIN "link_nested"
 
@@ -79,10 +80,17 @@ static void *map_mmap(int fd, size_t len, bool writable)
 
 static int tracker__map(struct tracker *t)
 {
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
 	t->slots = map_mmap(t->slots_fd, SLOTS_LEN, t->writable);
 	t->used = map_mmap(t->used_fd, USED_LEN, false);
 	t->stats = map_mmap(t->stats_fd, STATS_LEN, t->writable);
-	if (t->slots && t->used && t->stats)
+	if (!bpf_obj_get_info_by_fd(t->hist_fd, &info, &len)) {
+		t->hist_len = (size_t)info.max_entries * sizeof(struct connpeak_hist_rec);
+		t->hist = map_mmap(t->hist_fd, t->hist_len, false);
+	}
+	if (t->slots && t->used && t->stats && t->hist)
 		return 0;
 	fprintf(stderr, "connpeak: maps: mmap failed: %s\n", strerror(errno));
 	return -errno;
@@ -99,9 +107,9 @@ static int read_iter(int iter_fd)
 }
 
 /* Walk the TCP sockets of one network namespace with the seed program. */
-static int seed_one(int link_fd)
+static int seed_one(void *arg)
 {
-	int iter_fd, err;
+	int link_fd = *(int *)arg, iter_fd, err;
 
 	iter_fd = bpf_iter_create(link_fd);
 	if (iter_fd < 0)
@@ -114,7 +122,7 @@ static int seed_one(int link_fd)
 static int seed(struct tracker *t, bool all_netns)
 {
 	struct bpf_link *link;
-	int err;
+	int link_fd, err;
 
 	link = bpf_program__attach_iter(t->skel->progs.seed, NULL);
 	if (!link) {
@@ -122,10 +130,11 @@ static int seed(struct tracker *t, bool all_netns)
 		fprintf(stderr, "connpeak: seed: attach iterator failed: %s\n", strerror(-err));
 		return err;
 	}
+	link_fd = bpf_link__fd(link);
 	if (all_netns)
-		err = netns__each(seed_one, bpf_link__fd(link));
+		err = netns__each(seed_one, &link_fd);
 	else
-		err = seed_one(bpf_link__fd(link));
+		err = seed_one(&link_fd);
 	if (err)
 		fprintf(stderr, "connpeak: seed: counting open connections failed: %s\n",
 			strerror(-err));
@@ -180,13 +189,78 @@ static int attach_tracepoint(struct tracker *t)
 	return 0;
 }
 
-int tracker__load(struct tracker *t, bool all_netns)
+static int collect_one(void *arg)
+{
+	return listeners__collect(arg);
+}
+
+/* History ports: those named first, then each listening port, up to the limit. */
+static void hist_ports(const struct load_opts *o, const struct port_set *listening,
+		       struct connpeak_hist_conf *conf)
+{
+	unsigned int port;
+
+	conf->nports = 0;
+	for (port = 1; port < 65536 && conf->nports < o->hist_max; port++)
+		if (port_set__has(&o->hist_named, port))
+			conf->ports[conf->nports++] = port;
+	for (port = 1; port < 65536 && conf->nports < o->hist_max; port++)
+		if (port_set__has(listening, port) && !port_set__has(&o->hist_named, port))
+			conf->ports[conf->nports++] = port;
+}
+
+/* Size the history maps and fill the port tables before loading. */
+static int configure_history(struct tracker *t, const struct load_opts *o)
+{
+	struct connpeak_bpf *skel = t->skel;
+	struct connpeak_hist_conf *conf = &t->conf;
+	struct port_set listening = {};
+	unsigned int port;
+	__u32 i, n;
+	int err;
+
+	if (o->all_netns)
+		err = netns__each(collect_one, &listening);
+	else
+		err = listeners__collect(&listening);
+	if (err) {
+		fprintf(stderr, "connpeak: listing listening sockets failed: %s\n", strerror(-err));
+		return err;
+	}
+	for (port = 1; port < 65536; port++)
+		if (port_set__has(&listening, port))
+			skel->rodata->seed_listening[port / 64] |= 1ULL << (port % 64);
+	hist_ports(o, &listening, conf);
+	conf->bucket_ns = o->bucket_ns;
+	conf->nbuckets = o->nbuckets;
+	n = conf->nports ? conf->nports : 1;
+	skel->rodata->hist_bucket_ns = o->bucket_ns;
+	skel->rodata->hist_nbuckets = o->nbuckets;
+	for (i = 0; i < conf->nports; i++)
+		skel->rodata->hist_index[conf->ports[i]] = i + 1;
+	err = bpf_map__set_max_entries(skel->maps.hist_locks, n);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.hist, n * o->nbuckets);
+	return err;
+}
+
+static int write_hist_conf(struct tracker *t)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(t->hist_conf_fd, &zero, &t->conf, 0) == 0)
+		return 0;
+	fprintf(stderr, "connpeak: map 'hist_conf': update failed: %s\n", strerror(errno));
+	return -errno;
+}
+
+static int open_skel(struct tracker *t, const struct load_opts *o)
 {
 	__u32 inum = 0;
 	int err;
 
 	err = check_kernel();
-	if (!err && !all_netns)
+	if (!err && !o->all_netns)
 		err = netns_inode(&inum);
 	if (err)
 		return err;
@@ -197,6 +271,16 @@ int tracker__load(struct tracker *t, bool all_netns)
 	}
 	t->skel->rodata->filter_netns = inum;
 	bpf_program__set_autoattach(t->skel->progs.seed, false);
+	return configure_history(t, o);
+}
+
+int tracker__load(struct tracker *t, const struct load_opts *o)
+{
+	int err;
+
+	err = open_skel(t, o);
+	if (err)
+		return err;
 	err = connpeak_bpf__load(t->skel);
 	if (err) {
 		fprintf(stderr, "connpeak: bpf: load failed: %s (-v shows why)\n", strerror(-err));
@@ -206,7 +290,11 @@ int tracker__load(struct tracker *t, bool all_netns)
 	t->slots_fd = bpf_map__fd(t->skel->maps.slots);
 	t->used_fd = bpf_map__fd(t->skel->maps.used);
 	t->stats_fd = bpf_map__fd(t->skel->maps.stats);
+	t->hist_fd = bpf_map__fd(t->skel->maps.hist);
+	t->hist_conf_fd = bpf_map__fd(t->skel->maps.hist_conf);
 	err = tracker__map(t);
+	if (!err)
+		err = write_hist_conf(t);
 	if (err)
 		return err;
 	t->stats[CONNPEAK_STAT_START_NS] = boottime_ns();
@@ -215,7 +303,7 @@ int tracker__load(struct tracker *t, bool all_netns)
 	t->skel->bss->ctl_seeding = 1;
 	err = attach_tracepoint(t);
 	if (!err)
-		err = seed(t, all_netns);
+		err = seed(t, o->all_netns);
 	__atomic_store_n(&t->skel->bss->ctl_seeding, 0, __ATOMIC_SEQ_CST);
 	return err;
 }
@@ -291,7 +379,7 @@ static void unpin_maps(const char *dir)
 
 static int pin_all(struct tracker *t, const char *dir)
 {
-	const int fds[] = { t->slots_fd, t->used_fd, t->stats_fd };
+	const int fds[] = { t->slots_fd, t->used_fd, t->stats_fd, t->hist_fd, t->hist_conf_fd };
 	char path[PATH_MAX];
 	size_t i;
 
@@ -372,6 +460,17 @@ static int check_map(int fd, const char *name, __u32 value_size, __u32 entries)
 	return -EPROTO;
 }
 
+static int read_hist_conf(struct tracker *t)
+{
+	__u32 zero = 0;
+	int err;
+
+	err = check_map(t->hist_conf_fd, "hist_conf", sizeof(t->conf), 1);
+	if (!err && bpf_map_lookup_elem(t->hist_conf_fd, &zero, &t->conf))
+		err = -errno;
+	return err;
+}
+
 int tracker__open(struct tracker *t, const char *dir, bool writable)
 {
 	int err;
@@ -383,7 +482,10 @@ int tracker__open(struct tracker *t, const char *dir, bool writable)
 	t->slots_fd = obj_get(dir, "slots");
 	t->used_fd = obj_get(dir, "used");
 	t->stats_fd = obj_get(dir, "stats");
-	if (t->slots_fd < 0 || t->used_fd < 0 || t->stats_fd < 0) {
+	t->hist_fd = obj_get(dir, "hist");
+	t->hist_conf_fd = obj_get(dir, "hist_conf");
+	if (t->slots_fd < 0 || t->used_fd < 0 || t->stats_fd < 0 || t->hist_fd < 0 ||
+	    t->hist_conf_fd < 0) {
 		err = -errno;
 		fprintf(stderr, "connpeak: pin dir '%s': open maps failed: %s\n", dir,
 			strerror(-err));
@@ -394,6 +496,8 @@ int tracker__open(struct tracker *t, const char *dir, bool writable)
 		err = check_map(t->stats_fd, "stats", sizeof(__u64), CONNPEAK_NR_STATS);
 	if (!err)
 		err = check_map(t->used_fd, "used", sizeof(__u64), CONNPEAK_USED_WORDS);
+	if (!err)
+		err = read_hist_conf(t);
 	return err ? err : tracker__map(t);
 }
 
@@ -412,14 +516,20 @@ void tracker__close(struct tracker *t)
 		munmap(t->used, USED_LEN);
 	if (t->stats)
 		munmap(t->stats, STATS_LEN);
+	if (t->hist)
+		munmap(t->hist, t->hist_len);
 	t->slots = NULL;
 	t->used = t->stats = NULL;
+	t->hist = NULL;
 	if (t->skel) {
 		connpeak_bpf__destroy(t->skel);
 		t->skel = NULL;
 		t->link_fd = t->nested_fd = t->slots_fd = t->used_fd = t->stats_fd = -1;
+		t->hist_fd = t->hist_conf_fd = -1;
 		return;
 	}
+	close_fd(&t->hist_fd);
+	close_fd(&t->hist_conf_fd);
 	close_fd(&t->link_fd);
 	close_fd(&t->nested_fd);
 	close_fd(&t->slots_fd);

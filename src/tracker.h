@@ -22,11 +22,15 @@ struct tracker {
 	struct connpeak_slot *slots;
 	__u64 *used;
 	__u64 *stats;
+	int hist_fd, hist_conf_fd;
+	struct connpeak_hist_rec *hist;
+	size_t hist_len;
+	struct connpeak_hist_conf conf;
 	bool writable;
 };
 
 #define TRACKER_INIT { .link_fd = -1, .nested_fd = -1, .slots_fd = -1, .used_fd = -1, \
-			.stats_fd = -1 }
+			.stats_fd = -1, .hist_fd = -1, .hist_conf_fd = -1 }
 
 /* Direction mask for tracker__rows() and tracker__reset(). */
 #define DIRS_IN		(1u << CONNPEAK_DIR_IN)
@@ -36,8 +40,21 @@ struct tracker {
 /* Fails with 1 (and a message) unless the process may load BPF programs. */
 int check_privileges(void);
 
+/* How to load a tracker. */
+struct load_opts {
+	bool all_netns;
+	__u64 bucket_ns;		/* history bucket length */
+	__u32 nbuckets;			/* history ring length per port */
+	__u32 hist_max;			/* history ports at most; 0: no history */
+	struct port_set hist_named;	/* ports named for history */
+};
+
+#define HIST_DEFAULT_BUCKET_S	300
+#define HIST_DEFAULT_KEEP_S	(8 * 86400)
+#define HIST_DEFAULT_PORTS	64
+
 /* Load, attach and count the connections already open. Not pinned. */
-int tracker__load(struct tracker *t, bool all_netns);
+int tracker__load(struct tracker *t, const struct load_opts *o);
 /*
  * Pin under dir. -EEXIST when a tracker is pinned there already, in which
  * case nothing was changed.

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Copyright (c) 2026 The connpeak authors */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "commands.h"
+#include "history.h"
+#include "services.h"
+#include "tracker.h"
+
+#define DAY_SECS 86400
+
+struct advise_opts {
+	struct common_opts common;
+	struct port_set ports;
+	unsigned long headroom;
+	unsigned long users;		/* 0: not given */
+	bool json;
+};
+
+struct service_advice {
+	unsigned int port;
+	struct advice a;
+	bool has_history;
+	unsigned long users_start;	/* 0: not applicable */
+};
+
+static int parse_advise(int argc, char **argv, struct advise_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "headroom", required_argument, NULL, 'H' },
+		{ "users", required_argument, NULL, 'u' },
+		{ "json", no_argument, NULL, 'J' },
+		COMMON_LONG_OPTS,
+		{}
+	};
+	int c, status = PROCEED;
+
+	opterr = 0;
+	while (status == PROCEED && (c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
+		if (c == 'H' && parse_ulong(optarg, 0, 1000, &o->headroom)) {
+			fprintf(stderr, "connpeak advise: bad --headroom '%s': expected a whole "
+				"percentage from 0 to 1000\n", optarg);
+			return EXIT_USAGE;
+		} else if (c == 'u' && parse_ulong(optarg, 1, 100000000, &o->users)) {
+			fprintf(stderr, "connpeak advise: bad --users '%s': expected a whole number "
+				"from 1 to 100000000\n", optarg);
+			return EXIT_USAGE;
+		} else if (c == 'J') {
+			o->json = true;
+		} else if (c != 'H' && c != 'u' && !common_option(c, &o->common, "advise",
+								 &status)) {
+			return bad_option("advise", argv, c);
+		}
+	}
+	if (status != PROCEED)
+		return status;
+	if (port_set__parse(&o->ports, argv + optind, argc - optind))
+		return EXIT_USAGE;
+	return check_privileges() ? EXIT_FAIL : PROCEED;
+}
+
+/* Advice from history where the port has it, else from its all-time peak. */
+static int advise_port(const struct tracker *t, const struct port_row *row,
+		       const struct advise_opts *o, time_t now, struct service_advice *sa)
+{
+	int idx = hist_index_of(t, row->port);
+	struct hist_point *pts;
+	struct tm tm;
+	size_t n;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->port = row->port;
+	if (idx >= 0) {
+		pts = port_points(t, idx, &n);
+		if (!pts)
+			return -ENOMEM;
+		advise_points(pts, n, o->headroom, now, &sa->a);
+		sa->has_history = n > 0;
+		free(pts);
+	}
+	if (!sa->has_history) {
+		sa->a.peak = row->peak;
+		localtime_r(&row->peak_at, &tm);
+		sa->a.usual_hour = tm.tm_hour;
+		sa->a.limit = advise_limit(row->peak, o->headroom);
+	}
+	if (o->users && !sa->a.earlier_known)
+		sa->users_start = o->users * 5;
+	return 0;
+}
+
+static const char *label_of(unsigned int port)
+{
+	const char *label = service_label(port);
+
+	return label ? label : services__name(port);
+}
+
+static void print_table(const struct service_advice *sa, size_t n, unsigned long headroom)
+{
+	const char *label;
+	size_t i;
+
+	printf("%-16s %5s %8s  %-10s %10s  %s\n", "SERVICE", "PORT", "PEAK", "USUAL HOUR",
+	       "LIMIT", "NOTE");
+	for (i = 0; i < n; i++) {
+		label = label_of(sa[i].port);
+		printf("%-16.16s %5u %8u  %02d:00      %10u ", label ? label : "-", sa[i].port,
+		       sa[i].a.peak, sa[i].a.usual_hour < 0 ? 0 : sa[i].a.usual_hour,
+		       sa[i].a.limit);
+		if (sa[i].a.changed)
+			printf(" pattern changed: last 24 h peak %u, days before %u (+%lu%%)",
+			       sa[i].a.recent_peak, sa[i].a.earlier_peak, headroom);
+		if (sa[i].users_start)
+			printf(" under a day of history: start from 5 x users = %lu",
+			       sa[i].users_start);
+		putchar('\n');
+	}
+	printf("LIMIT = ceil(PEAK x %lu%%)\n", 100 + headroom);
+}
+
+static void print_json(const struct service_advice *sa, size_t n, unsigned long headroom)
+{
+	const char *label;
+	size_t i;
+
+	fputs("{\"advice\":[", stdout);
+	for (i = 0; i < n; i++) {
+		label = label_of(sa[i].port);
+		printf("%s{\"port\":%u,\"service\":", i ? "," : "", sa[i].port);
+		if (label)
+			printf("\"%s\"", label);
+		else
+			fputs("null", stdout);
+		printf(",\"peak\":%u,\"usual_hour\":%d,\"headroom_pct\":%lu,\"limit\":%u,"
+		       "\"pattern_changed\":%s,\"users_start\":", sa[i].a.peak, sa[i].a.usual_hour,
+		       headroom, sa[i].a.limit, sa[i].a.changed ? "true" : "false");
+		if (sa[i].users_start)
+			printf("%lu}", sa[i].users_start);
+		else
+			fputs("null}", stdout);
+	}
+	fputs("]}\n", stdout);
+}
+
+static int run_advise(const struct tracker *t, const struct advise_opts *o)
+{
+	struct service_advice *sa = NULL;
+	struct port_row *rows = NULL;
+	time_t now = time(NULL);
+	size_t n = 0, i;
+	int err;
+
+	err = tracker__rows(t, &o->ports, DIRS_IN, &rows, &n);
+	if (!err && n)
+		err = (sa = calloc(n, sizeof(*sa))) ? 0 : -ENOMEM;
+	rows_sort_by_port(rows, n);
+	for (i = 0; !err && i < n; i++)
+		err = advise_port(t, &rows[i], o, now, &sa[i]);
+	if (err)
+		fprintf(stderr, "connpeak: advise: reading counts failed: %s\n", strerror(-err));
+	else if (o->json)
+		print_json(sa, n, o->headroom);
+	else
+		print_table(sa, n, o->headroom);
+	free(sa);
+	free(rows);
+	return err ? EXIT_FAIL : EXIT_OK;
+}
+
+int cmd_advise(int argc, char **argv)
+{
+	struct advise_opts o = {
+		.common = { .pin_dir = DEFAULT_PIN_DIR },
+		.headroom = 25,
+	};
+	struct tracker t = TRACKER_INIT;
+	int status;
+
+	status = parse_advise(argc, argv, &o);
+	if (status != PROCEED)
+		return status;
+	setup_libbpf_log(o.common.verbose);
+	if (open_pinned(&t, o.common.pin_dir, false))
+		return EXIT_FAIL;
+	services__load(SERVICES_PATH);
+	status = run_advise(&t, &o);
+	tracker__close(&t);
+	return status;
+}
