@@ -68,8 +68,9 @@ void advise_points(const struct hist_point *pts, size_t n, unsigned int headroom
 	}
 	a->usual_hour = usual_hour(pts, n);
 	a->limit = advise_limit(a->peak, headroom_pct);
-	a->changed = a->earlier_known && (unsigned long long)a->recent_peak * 100 >
-					     (unsigned long long)a->earlier_peak * (100 + headroom_pct);
+	a->changed = a->earlier_known &&
+		     (unsigned long long)a->recent_peak * 100 >
+		     (unsigned long long)a->earlier_peak * (100 + headroom_pct);
 }
 
 const char *service_label(unsigned int port)

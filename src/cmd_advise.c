@@ -46,8 +46,8 @@ static int parse_advise(int argc, char **argv, struct advise_opts *o)
 				"percentage from 0 to 1000\n", optarg);
 			return EXIT_USAGE;
 		} else if (c == 'u' && parse_ulong(optarg, 1, 100000000, &o->users)) {
-			fprintf(stderr, "connpeak advise: bad --users '%s': expected a whole number "
-				"from 1 to 100000000\n", optarg);
+			fprintf(stderr, "connpeak advise: bad --users '%s': expected a whole "
+				"number from 1 to 100000000\n", optarg);
 			return EXIT_USAGE;
 		} else if (c == 'J') {
 			o->json = true;

@@ -179,12 +179,14 @@ static int term_width(void)
 /* A bar of value/max of width cells, in eighths of a cell. */
 static void print_bar(unsigned int value, unsigned int max, int width)
 {
-	static const char *const eighths[] = { "", "▏", "▎", "▍", "▌", "▋", "▊", "▉" };
+	static const char *const eighths[] = {
+		"", "\u258f", "\u258e", "\u258d", "\u258c", "\u258b", "\u258a", "\u2589",
+	};
 	unsigned long long units = max ? (unsigned long long)value * width * 8 / max : 0;
 	unsigned long long i;
 
 	for (i = 0; i < units / 8; i++)
-		fputs("█", stdout);
+		fputs("\u2588", stdout);
 	fputs(eighths[units % 8], stdout);
 }
 
@@ -255,7 +257,8 @@ static int show_history(const struct tracker *t, const struct history_opts *o, c
 		if (!pts || !busiest) {
 			free(pts);
 			free(busiest);
-			fprintf(stderr, "connpeak: history: reading failed: %s\n", strerror(ENOMEM));
+			fprintf(stderr, "connpeak: history: reading failed: %s\n",
+				strerror(ENOMEM));
 			return EXIT_FAIL;
 		}
 		n = hist_clip(pts, n, o->since, o->until);

@@ -48,7 +48,8 @@ static int parse_top(int argc, char **argv, struct top_opts *o)
 	int c, status = PROCEED;
 
 	opterr = 0;
-	while (status == PROCEED && (c = getopt_long(argc, argv, ":d:n:vh", longopts, NULL)) != -1) {
+	while (status == PROCEED &&
+	       (c = getopt_long(argc, argv, ":d:n:vh", longopts, NULL)) != -1) {
 		if (c == 'd')
 			status = parse_number("interval", 3600, &o->interval) ?: PROCEED;
 		else if (c == 'n')

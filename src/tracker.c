@@ -58,7 +58,8 @@ int check_privileges(void)
 	    (has_cap(data, CAP_SYS_ADMIN) ||
 	     (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON))))
 		return 0;
-	fprintf(stderr, "connpeak: permission denied: root (or CAP_BPF and CAP_PERFMON) is needed\n");
+	fprintf(stderr,
+		"connpeak: permission denied: root (or CAP_BPF and CAP_PERFMON) is needed\n");
 	return 1;
 }
 
