@@ -32,6 +32,9 @@ const volatile __u16 hist_index[CONNPEAK_NR_PORTS] = {};
 /* Ports with a listener at start, one bit each, for the start-up walk. */
 const volatile __u64 seed_listening[CONNPEAK_NR_PORTS / 64] = {};
 
+/* Alerts: port -> index + 1 into alerts, written by the daemon. */
+__u16 alert_index[CONNPEAK_NR_PORTS] SEC(".data.alerts");
+
 /* Set by the loader while the start-up walk runs. */
 __u32 ctl_seeding = 0;
 
@@ -95,6 +98,19 @@ struct {
 	__type(value, struct connpeak_hist_conf);
 } hist_conf SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CONNPEAK_MAX_ALERT_PORTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct connpeak_alert);
+} alerts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CONNPEAK_EVENTS_RINGBUF);
+} events SEC(".maps");
+
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -141,7 +157,7 @@ static __always_inline int word_step(__u64 old, int opening, __u64 *new)
  * Returns 1 if the count moved, 0 if a close found it at 0, -1 on failure.
  */
 static __always_inline int hist_step(struct connpeak_slot *s, __u32 hidx, int opening,
-				     __u64 *oldw, __u64 *neww)
+				     __u64 *oldw, __u64 *neww, __u32 *rolled)
 {
 	__u32 b = bpf_ktime_get_boot_ns() / hist_bucket_ns, key, cur_old, cur_new;
 	struct connpeak_hist_rec *rec;
@@ -176,6 +192,8 @@ static __always_inline int hist_step(struct connpeak_slot *s, __u32 hidx, int op
 		if (moved == 1) {
 			cur_old = CONNPEAK_CUR(old);
 			cur_new = CONNPEAK_CUR(new);
+			if (hl->bucket != b)
+				*rolled = b;
 			hl->bucket = b;
 			if (rec->bucket != b) {
 				rec->start = cur_old;
@@ -214,6 +232,94 @@ static __always_inline int cas_step(struct connpeak_slot *s, int opening, __u64 
 	return -1;
 }
 
+static __always_inline __u32 next_level(__u32 lvl, __u32 cur, const struct connpeak_alert *a)
+{
+	if (cur >= a->limit)
+		return CONNPEAK_LEVEL_LIMIT;
+	if (lvl == CONNPEAK_LEVEL_OK && cur >= a->warn)
+		return CONNPEAK_LEVEL_WARN;
+	if (lvl == CONNPEAK_LEVEL_LIMIT && cur + a->hyst < a->limit)
+		return cur >= a->warn ? CONNPEAK_LEVEL_WARN : CONNPEAK_LEVEL_OK;
+	if (lvl == CONNPEAK_LEVEL_WARN && cur + a->hyst < a->warn)
+		return CONNPEAK_LEVEL_OK;
+	return lvl;
+}
+
+/* At most CONNPEAK_EVENTS_PER_SEC events per port and second. */
+static __always_inline int rate_ok(struct connpeak_alert *a, __u64 now)
+{
+	__u64 sec = now / 1000000000ULL, old, new;
+	int i;
+
+	for (i = 0; i < CAS_TRIES; i++) {
+		old = *(volatile __u64 *)&a->window;
+		if (old >> 32 != sec)
+			new = sec << 32 | 1;
+		else if ((__u32)old >= CONNPEAK_EVENTS_PER_SEC)
+			return 0;
+		else
+			new = old + 1;
+		if (__sync_val_compare_and_swap(&a->window, old, new) == old)
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline void send_event(struct connpeak_alert *a, __u16 port, __u8 kind,
+				       __u32 level, __u32 count, __u32 bucket, __u64 now)
+{
+	struct connpeak_event *e;
+
+	if (a && !rate_ok(a, now)) {
+		__sync_fetch_and_add(&a->suppressed, 1);
+		return;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		if (a)
+			__sync_fetch_and_add(&a->suppressed, 1);
+		else
+			stat_inc(CONNPEAK_STAT_EVENTS_LOST);
+		return;
+	}
+	e->time_ns = now;
+	e->port = port;
+	e->kind = kind;
+	e->level = level;
+	e->count = count;
+	e->bucket = bucket;
+	e->pad = 0;
+	e->limit = a ? a->limit : 0;
+	e->warn = a ? a->warn : 0;
+	e->suppressed = a ? a->suppressed : 0;
+	bpf_ringbuf_submit(e, 0);
+	if (a)
+		__sync_fetch_and_add(&a->sent, 1);
+}
+
+/* A level crossed, up or back down, and a new peak, on a port with a limit. */
+static __always_inline void alert_check(__u16 port, __u32 cur, int new_peak)
+{
+	__u32 idx = alert_index[port], lvl, next;
+	struct connpeak_alert *a;
+	__u64 now;
+
+	if (!idx--)
+		return;
+	a = bpf_map_lookup_elem(&alerts, &idx);
+	if (!a || !a->limit)
+		return;
+	lvl = *(volatile __u32 *)&a->level;
+	next = next_level(lvl, cur, a);
+	if (next == lvl && !new_peak)
+		return;
+	now = bpf_ktime_get_boot_ns();
+	if (next != lvl && __sync_val_compare_and_swap(&a->level, lvl, next) == lvl)
+		send_event(a, port, CONNPEAK_EV_LEVEL, next, cur, 0, now);
+	if (new_peak)
+		send_event(a, port, CONNPEAK_EV_PEAK, next, cur, 0, now);
+}
+
 /*
  * Count one connection opening (or closing) on (dir, port). The current
  * count and the peak change in one compare-and-swap, so no peak can slip
@@ -224,12 +330,13 @@ static __always_inline void count_change(__u8 dir, __u16 port, int opening)
 	struct connpeak_slot *s = slot_get(dir, port);
 	__u16 hidx = dir == CONNPEAK_DIR_IN ? hist_index[port] : 0;
 	__u64 old = 0, new = 0;
-	int moved;
+	__u32 rolled = 0;
+	int moved, raised;
 
 	if (!s)
 		return;
 	if (hidx)
-		moved = hist_step(s, hidx - 1, opening, &old, &new);
+		moved = hist_step(s, hidx - 1, opening, &old, &new, &rolled);
 	else
 		moved = cas_step(s, opening, &old, &new);
 	if (moved < 0) {
@@ -240,9 +347,15 @@ static __always_inline void count_change(__u8 dir, __u16 port, int opening)
 		stat_inc(CONNPEAK_STAT_UNMATCHED_CLOSE);
 		return;
 	}
+	if (rolled)
+		send_event(NULL, port, CONNPEAK_EV_BUCKET, 0, CONNPEAK_CUR(new), rolled,
+			   bpf_ktime_get_boot_ns());
+	raised = CONNPEAK_PEAK(new) > CONNPEAK_PEAK(old);
+	if (dir == CONNPEAK_DIR_IN)
+		alert_check(port, CONNPEAK_CUR(new), raised);
 	if (!opening)
 		return;
-	if (CONNPEAK_PEAK(new) > CONNPEAK_PEAK(old))
+	if (raised)
 		s->peak_ns = bpf_ktime_get_boot_ns();
 	if (__sync_fetch_and_add(&s->total, 1) == 0)
 		used_mark(dir, port);

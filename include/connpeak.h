@@ -41,6 +41,7 @@ enum connpeak_stat {
 	CONNPEAK_STAT_UNMATCHED_CLOSE,	/* close of a socket never counted, not subtracted */
 	CONNPEAK_STAT_CAS_GIVEUP,	/* update lost to extreme contention */
 	CONNPEAK_STAT_NESTED,		/* events the kernel skipped for on_state, handled again */
+	CONNPEAK_STAT_EVENTS_LOST,	/* history events lost to a full ring buffer */
 	CONNPEAK_NR_STATS,
 };
 
@@ -67,6 +68,52 @@ struct connpeak_hist_conf {
 	__u32 nbuckets;
 	__u32 nports;
 	__u16 ports[CONNPEAK_MAX_HIST_PORTS];
+};
+
+/*
+ * Alerts, for inbound ports given a limit: a warning level at warn open
+ * connections, an alarm at limit, each left again only below it by more
+ * than hyst (so a count at the line does not chatter). The program sends
+ * events through a ring buffer, at most CONNPEAK_EVENTS_PER_SEC per port and
+ * second; the rest are counted in suppressed.
+ */
+#define CONNPEAK_MAX_ALERT_PORTS	256
+#define CONNPEAK_EVENTS_PER_SEC		10
+#define CONNPEAK_EVENTS_RINGBUF		(256 * 1024)
+
+enum connpeak_level {
+	CONNPEAK_LEVEL_OK = 0,
+	CONNPEAK_LEVEL_WARN = 1,
+	CONNPEAK_LEVEL_LIMIT = 2,
+};
+
+struct connpeak_alert {
+	__u32 limit;		/* 0: entry unused */
+	__u32 warn;
+	__u32 hyst;
+	__u32 level;		/* enum connpeak_level, changed by compare-and-swap */
+	__u64 window;		/* second << 32 | events sent in that second */
+	__u64 sent;		/* events sent */
+	__u64 suppressed;	/* events not sent: over the rate, or ring buffer full */
+};
+
+enum connpeak_event_kind {
+	CONNPEAK_EV_LEVEL = 1,	/* level changed: level, count */
+	CONNPEAK_EV_PEAK = 2,	/* new peak: count */
+	CONNPEAK_EV_BUCKET = 3,	/* history port moved on to bucket */
+};
+
+struct connpeak_event {
+	__u64 time_ns;		/* CLOCK_BOOTTIME */
+	__u16 port;
+	__u8 kind;
+	__u8 level;		/* new level, for CONNPEAK_EV_LEVEL */
+	__u32 count;		/* open connections after the change */
+	__u32 limit;
+	__u32 warn;
+	__u32 bucket;		/* for CONNPEAK_EV_BUCKET */
+	__u32 pad;
+	__u64 suppressed;	/* the port's suppressed total when sent */
 };
 
 /* Per-socket state, kept only for sockets that need it (seeded or unusual). */

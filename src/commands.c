@@ -53,7 +53,7 @@ void report_open_error(int err, const char *pin_dir)
 	else if (err == -EACCES || err == -EPERM)
 		fprintf(stderr, "connpeak: pin dir '%s': permission denied: root (or CAP_BPF "
 			"and CAP_PERFMON) is needed\n", pin_dir);
-	else if (err)
+	else if (err && err != -EPROTO)
 		fprintf(stderr, "connpeak: pin dir '%s': open failed: %s\n", pin_dir,
 			strerror(-err));
 }

@@ -38,9 +38,20 @@
 #define SLOTS_LEN	(sizeof(struct connpeak_slot) * CONNPEAK_NR_SLOTS)
 #define USED_LEN	(sizeof(__u64) * CONNPEAK_USED_WORDS)
 #define STATS_LEN	(sizeof(__u64) * CONNPEAK_NR_STATS)
+#define ALERTS_LEN	(sizeof(struct connpeak_alert) * CONNPEAK_MAX_ALERT_PORTS)
+#define ALERT_INDEX_LEN	(sizeof(__u16) * CONNPEAK_NR_PORTS)
 
 /* Pin names under the pin directory; the link goes last and means "running". */
-static const char *const map_pins[] = { "slots", "used", "stats", "hist", "hist_conf" };
+static const char *const map_pins[TM_NR] = {
+	[TM_SLOTS] = "slots",
+	[TM_USED] = "used",
+	[TM_STATS] = "stats",
+	[TM_HIST] = "hist",
+	[TM_HIST_CONF] = "hist_conf",
+	[TM_ALERTS] = "alerts",
+	[TM_ALERT_INDEX] = "alert_index",
+	[TM_EVENTS] = "events",
+};
 #define LINK_PIN "link"
 #define NESTED_LINK_PIN "link_nested"
 
@@ -84,14 +95,16 @@ static int tracker__map(struct tracker *t)
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 
-	t->slots = map_mmap(t->slots_fd, SLOTS_LEN, t->writable);
-	t->used = map_mmap(t->used_fd, USED_LEN, false);
-	t->stats = map_mmap(t->stats_fd, STATS_LEN, t->writable);
-	if (!bpf_obj_get_info_by_fd(t->hist_fd, &info, &len)) {
+	t->slots = map_mmap(t->fd[TM_SLOTS], SLOTS_LEN, t->writable);
+	t->used = map_mmap(t->fd[TM_USED], USED_LEN, false);
+	t->stats = map_mmap(t->fd[TM_STATS], STATS_LEN, t->writable);
+	t->alerts = map_mmap(t->fd[TM_ALERTS], ALERTS_LEN, t->writable);
+	t->alert_index = map_mmap(t->fd[TM_ALERT_INDEX], ALERT_INDEX_LEN, t->writable);
+	if (!bpf_obj_get_info_by_fd(t->fd[TM_HIST], &info, &len)) {
 		t->hist_len = (size_t)info.max_entries * sizeof(struct connpeak_hist_rec);
-		t->hist = map_mmap(t->hist_fd, t->hist_len, false);
+		t->hist = map_mmap(t->fd[TM_HIST], t->hist_len, false);
 	}
-	if (t->slots && t->used && t->stats && t->hist)
+	if (t->slots && t->used && t->stats && t->hist && t->alerts && t->alert_index)
 		return 0;
 	fprintf(stderr, "connpeak: maps: mmap failed: %s\n", strerror(errno));
 	return -errno;
@@ -249,7 +262,7 @@ static int write_hist_conf(struct tracker *t)
 {
 	__u32 zero = 0;
 
-	if (bpf_map_update_elem(t->hist_conf_fd, &zero, &t->conf, 0) == 0)
+	if (bpf_map_update_elem(t->fd[TM_HIST_CONF], &zero, &t->conf, 0) == 0)
 		return 0;
 	fprintf(stderr, "connpeak: map 'hist_conf': update failed: %s\n", strerror(errno));
 	return -errno;
@@ -275,6 +288,24 @@ static int open_skel(struct tracker *t, const struct load_opts *o)
 	return configure_history(t, o);
 }
 
+static void skel_fds(struct tracker *t)
+{
+	const struct bpf_map *maps[TM_NR] = {
+		[TM_SLOTS] = t->skel->maps.slots,
+		[TM_USED] = t->skel->maps.used,
+		[TM_STATS] = t->skel->maps.stats,
+		[TM_HIST] = t->skel->maps.hist,
+		[TM_HIST_CONF] = t->skel->maps.hist_conf,
+		[TM_ALERTS] = t->skel->maps.alerts,
+		[TM_ALERT_INDEX] = t->skel->maps.data_alerts,
+		[TM_EVENTS] = t->skel->maps.events,
+	};
+	int i;
+
+	for (i = 0; i < TM_NR; i++)
+		t->fd[i] = bpf_map__fd(maps[i]);
+}
+
 int tracker__load(struct tracker *t, const struct load_opts *o)
 {
 	int err;
@@ -288,11 +319,7 @@ int tracker__load(struct tracker *t, const struct load_opts *o)
 		return err;
 	}
 	t->writable = true;
-	t->slots_fd = bpf_map__fd(t->skel->maps.slots);
-	t->used_fd = bpf_map__fd(t->skel->maps.used);
-	t->stats_fd = bpf_map__fd(t->skel->maps.stats);
-	t->hist_fd = bpf_map__fd(t->skel->maps.hist);
-	t->hist_conf_fd = bpf_map__fd(t->skel->maps.hist_conf);
+	skel_fds(t);
 	err = tracker__map(t);
 	if (!err)
 		err = write_hist_conf(t);
@@ -372,7 +399,7 @@ static void unpin_maps(const char *dir)
 
 	pin_path(path, sizeof(path), dir, NESTED_LINK_PIN);
 	unlink(path);
-	for (i = 0; i < sizeof(map_pins) / sizeof(map_pins[0]); i++) {
+	for (i = 0; i < TM_NR; i++) {
 		pin_path(path, sizeof(path), dir, map_pins[i]);
 		unlink(path);
 	}
@@ -380,13 +407,12 @@ static void unpin_maps(const char *dir)
 
 static int pin_all(struct tracker *t, const char *dir)
 {
-	const int fds[] = { t->slots_fd, t->used_fd, t->stats_fd, t->hist_fd, t->hist_conf_fd };
 	char path[PATH_MAX];
 	size_t i;
 
-	for (i = 0; i < sizeof(map_pins) / sizeof(map_pins[0]); i++) {
+	for (i = 0; i < TM_NR; i++) {
 		pin_path(path, sizeof(path), dir, map_pins[i]);
-		if (bpf_obj_pin(fds[i], path))
+		if (bpf_obj_pin(t->fd[i], path))
 			goto err_pin;
 	}
 	pin_path(path, sizeof(path), dir, NESTED_LINK_PIN);
@@ -466,37 +492,43 @@ static int read_hist_conf(struct tracker *t)
 	__u32 zero = 0;
 	int err;
 
-	err = check_map(t->hist_conf_fd, "hist_conf", sizeof(t->conf), 1);
-	if (!err && bpf_map_lookup_elem(t->hist_conf_fd, &zero, &t->conf))
+	err = check_map(t->fd[TM_HIST_CONF], "hist_conf", sizeof(t->conf), 1);
+	if (!err && bpf_map_lookup_elem(t->fd[TM_HIST_CONF], &zero, &t->conf))
 		err = -errno;
 	return err;
 }
 
 int tracker__open(struct tracker *t, const char *dir, bool writable)
 {
-	int err;
+	int i, err;
 
 	t->writable = writable;
 	t->link_fd = obj_get(dir, LINK_PIN);
 	if (t->link_fd < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
-	t->slots_fd = obj_get(dir, "slots");
-	t->used_fd = obj_get(dir, "used");
-	t->stats_fd = obj_get(dir, "stats");
-	t->hist_fd = obj_get(dir, "hist");
-	t->hist_conf_fd = obj_get(dir, "hist_conf");
-	if (t->slots_fd < 0 || t->used_fd < 0 || t->stats_fd < 0 || t->hist_fd < 0 ||
-	    t->hist_conf_fd < 0) {
+	for (i = 0; i < TM_NR; i++) {
+		t->fd[i] = obj_get(dir, map_pins[i]);
+		if (t->fd[i] >= 0)
+			continue;
 		err = -errno;
-		fprintf(stderr, "connpeak: pin dir '%s': open maps failed: %s\n", dir,
+		if (err == -ENOENT) {
+			fprintf(stderr, "connpeak: map '%s': not pinned: the tracker under %s is "
+				"from another connpeak version: run 'connpeak stop' and 'connpeak "
+				"start'\n", map_pins[i], dir);
+			return -EPROTO;
+		}
+		fprintf(stderr, "connpeak: map '%s': open pin failed: %s\n", map_pins[i],
 			strerror(-err));
 		return err;
 	}
-	err = check_map(t->slots_fd, "slots", sizeof(struct connpeak_slot), CONNPEAK_NR_SLOTS);
+	err = check_map(t->fd[TM_SLOTS], "slots", sizeof(struct connpeak_slot), CONNPEAK_NR_SLOTS);
 	if (!err)
-		err = check_map(t->stats_fd, "stats", sizeof(__u64), CONNPEAK_NR_STATS);
+		err = check_map(t->fd[TM_STATS], "stats", sizeof(__u64), CONNPEAK_NR_STATS);
 	if (!err)
-		err = check_map(t->used_fd, "used", sizeof(__u64), CONNPEAK_USED_WORDS);
+		err = check_map(t->fd[TM_USED], "used", sizeof(__u64), CONNPEAK_USED_WORDS);
+	if (!err)
+		err = check_map(t->fd[TM_ALERTS], "alerts", sizeof(struct connpeak_alert),
+				CONNPEAK_MAX_ALERT_PORTS);
 	if (!err)
 		err = read_hist_conf(t);
 	return err ? err : tracker__map(t);
@@ -511,6 +543,8 @@ static void close_fd(int *fd)
 
 void tracker__close(struct tracker *t)
 {
+	int i;
+
 	if (t->slots)
 		munmap(t->slots, SLOTS_LEN);
 	if (t->used)
@@ -519,23 +553,27 @@ void tracker__close(struct tracker *t)
 		munmap(t->stats, STATS_LEN);
 	if (t->hist)
 		munmap(t->hist, t->hist_len);
+	if (t->alerts)
+		munmap(t->alerts, ALERTS_LEN);
+	if (t->alert_index)
+		munmap(t->alert_index, ALERT_INDEX_LEN);
 	t->slots = NULL;
 	t->used = t->stats = NULL;
 	t->hist = NULL;
+	t->alerts = NULL;
+	t->alert_index = NULL;
 	if (t->skel) {
 		connpeak_bpf__destroy(t->skel);
 		t->skel = NULL;
-		t->link_fd = t->nested_fd = t->slots_fd = t->used_fd = t->stats_fd = -1;
-		t->hist_fd = t->hist_conf_fd = -1;
+		t->link_fd = t->nested_fd = -1;
+		for (i = 0; i < TM_NR; i++)
+			t->fd[i] = -1;
 		return;
 	}
-	close_fd(&t->hist_fd);
-	close_fd(&t->hist_conf_fd);
 	close_fd(&t->link_fd);
 	close_fd(&t->nested_fd);
-	close_fd(&t->slots_fd);
-	close_fd(&t->used_fd);
-	close_fd(&t->stats_fd);
+	for (i = 0; i < TM_NR; i++)
+		close_fd(&t->fd[i]);
 }
 
 int tracker__unpin(const char *dir)

@@ -14,23 +14,36 @@
 
 struct connpeak_bpf;
 
+/* The maps a tracker pins, each under its name in the pin directory. */
+enum tracker_map {
+	TM_SLOTS,
+	TM_USED,
+	TM_STATS,
+	TM_HIST,
+	TM_HIST_CONF,
+	TM_ALERTS,
+	TM_ALERT_INDEX,
+	TM_EVENTS,
+	TM_NR,
+};
+
 /* A running tracker: loaded by this process, or opened through its pins. */
 struct tracker {
 	struct connpeak_bpf *skel;	/* set when this process loaded it */
 	int link_fd, nested_fd;		/* on_state, on_state_nested */
-	int slots_fd, used_fd, stats_fd;
+	int fd[TM_NR];
 	struct connpeak_slot *slots;
 	__u64 *used;
 	__u64 *stats;
-	int hist_fd, hist_conf_fd;
 	struct connpeak_hist_rec *hist;
 	size_t hist_len;
 	struct connpeak_hist_conf conf;
+	struct connpeak_alert *alerts;
+	__u16 *alert_index;
 	bool writable;
 };
 
-#define TRACKER_INIT { .link_fd = -1, .nested_fd = -1, .slots_fd = -1, .used_fd = -1, \
-			.stats_fd = -1, .hist_fd = -1, .hist_conf_fd = -1 }
+#define TRACKER_INIT { .link_fd = -1, .nested_fd = -1, .fd = { [0 ... TM_NR - 1] = -1 } }
 
 /* Direction mask for tracker__rows() and tracker__reset(). */
 #define DIRS_IN		(1u << CONNPEAK_DIR_IN)
