@@ -46,8 +46,8 @@ if [ "$MODE" = full ]; then
 	QUERY_ROUNDS=7
 	START_ROUNDS=5
 	RSS_ROUNDS=5
-	EVENT_ROUNDS=5
-	CHURN_ROUNDS=5
+	EVENT_ROUNDS=7
+	CHURN_ROUNDS=9
 	CHURN_SECS=3
 	CHURN_THREADS=4
 	BURSTS=100
@@ -616,24 +616,49 @@ event_round()
 	echo "$events $conns" | awk '{ printf "%.6g\n", $1 / $2 }' >>"$file.per-conn"
 }
 
-bench_events()
+# The arguments after the first, rotated left by the first: in each round
+# another contender goes first.
+rotate()
 {
-	local r id
+	local r=$1
 
-	STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled)
-	sysctl -qw kernel.bpf_stats_enabled=1
-	for r in $(seq "$EVENT_ROUNDS"); do
+	shift
+	r=$((r % $#))
+	echo "${@:r+1}" "${@:1:r}"
+}
+
+event_variant()
+{
+	local id
+
+	case $1 in
+	connpeak)
 		tracker_start "$PIN-e"
 		# shellcheck disable=SC2046
 		event_round "$W/ev-cp" $(tracker_progs "$PIN-e")
 		check_ports_closed "$PIN-e" "$EVENT_PORT" "$CHURN_THREADS"
 		tracker_stop "$PIN-e"
-
+		;;
+	empty)
 		bg_start "$W/empty.out" "$OUT/empty_load" "$OUT/empty.bpf.o"
 		id=$BG
 		wait_output "$W/empty.out" "$id" 30 || fail "loading the empty program failed"
 		event_round "$W/ev-empty" "$(cat "$W/empty.out")"
 		bg_stop "$id" || fail "empty_load exited with an error"
+		;;
+	esac
+}
+
+bench_events()
+{
+	local r v
+
+	STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -qw kernel.bpf_stats_enabled=1
+	for r in $(seq "$EVENT_ROUNDS"); do
+		for v in $(rotate "$r" connpeak empty); do
+			event_variant "$v"
+		done
 	done
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_OLD"
 	STATS_OLD=
@@ -695,24 +720,37 @@ tcpstates_start()
 	TCPSTATES=$pid
 }
 
-bench_churn()
+churn_variant()
 {
-	local r lost
-
-	tracefs_ready
-	for r in $(seq "$CHURN_ROUNDS"); do
+	case $1 in
+	bare)
 		churn_rate >>"$W/ch-bare"
-
+		;;
+	connpeak)
 		tracker_start "$PIN-c"
 		churn_rate >>"$W/ch-cp"
 		check_ports_closed "$PIN-c" "$CHURN_PORT" "$CHURN_THREADS"
 		tracker_stop "$PIN-c"
-
+		;;
+	tcpstates)
 		tcpstates_start
 		churn_rate >>"$W/ch-ts"
 		bg_stop "$TCPSTATES" INT || fail "tcpstates exited with an error"
-		lost=$(sed -n 's/.*lost \([0-9]*\) events.*/\1/p' "$W/tcpstates.err" | sum)
-		echo "$lost" >>"$W/ch-ts.lost"
+		sed -n 's/.*lost \([0-9]*\) events.*/\1/p' "$W/tcpstates.err" |
+			sum >>"$W/ch-ts.lost"
+		;;
+	esac
+}
+
+bench_churn()
+{
+	local r v
+
+	tracefs_ready
+	for r in $(seq "$CHURN_ROUNDS"); do
+		for v in $(rotate "$r" bare connpeak tcpstates); do
+			churn_variant "$v"
+		done
 	done
 	ratios "$W/ch-cp" "$W/ch-bare" "$W/ch-r-cp"
 	ratios "$W/ch-ts" "$W/ch-bare" "$W/ch-r-ts"
@@ -1014,13 +1052,14 @@ write_doc()
 		   tracker attaches to the tracepoint (each runs on every event), against
 		   an empty `tp_btf` program on the same tracepoint
 		   (`tests/bench/empty.bpf.c`): the price of calling and timing any
-		   program. connpeak and the empty program are attached in alternate
-		   rounds, never together; the setting is put back afterwards. `run_cnt`
-		   counts events of every namespace: with 10 events per connection, the
-		   churn was all there was.
+		   program. connpeak and the empty program are attached in turn, never
+		   together, and take turns going first; the setting is put back
+		   afterwards. `run_cnt` counts events of every namespace: with 10
+		   events per connection, the churn was all there was.
 		3. **Churn.** `tests/bench/churn` threads loop connect, accept, close on
-		   loopback (the accepted end closes first). Rounds alternate: nothing
-		   attached, `connpeak start`, and `tcpstates` printing to `/dev/null`.
+		   loopback (the accepted end closes first). Each round runs nothing
+		   attached, `connpeak start`, and `tcpstates` printing to `/dev/null`,
+		   each round starting with another of the three.
 		4. **Peaks.** `tests/bench/bursts` replays random bursts (fixed seed): K
 		   connections, all held together for H ms, then closed, so the true peak is
 		   K. connpeak's peak is reset before each burst and read after it. A
