@@ -245,8 +245,11 @@ static __always_inline __u32 next_level(__u32 lvl, __u32 cur, const struct connp
 	return lvl;
 }
 
-/* At most CONNPEAK_EVENTS_PER_SEC events per port and second. */
-static __always_inline int rate_ok(struct connpeak_alert *a, __u64 now)
+/*
+ * At most CONNPEAK_EVENTS_PER_SEC events of a kind (level changes in the low
+ * 16 bits, new peaks in the next 16) per port and second.
+ */
+static __always_inline int rate_ok(struct connpeak_alert *a, __u64 now, int shift)
 {
 	__u64 sec = now / 1000000000ULL, old, new;
 	int i;
@@ -254,11 +257,11 @@ static __always_inline int rate_ok(struct connpeak_alert *a, __u64 now)
 	for (i = 0; i < CAS_TRIES; i++) {
 		old = *(volatile __u64 *)&a->window;
 		if (old >> 32 != sec)
-			new = sec << 32 | 1;
-		else if ((__u32)old >= CONNPEAK_EVENTS_PER_SEC)
+			new = sec << 32 | 1ULL << shift;
+		else if (((old >> shift) & 0xffff) >= CONNPEAK_EVENTS_PER_SEC)
 			return 0;
 		else
-			new = old + 1;
+			new = old + (1ULL << shift);
 		if (__sync_val_compare_and_swap(&a->window, old, new) == old)
 			return 1;
 	}
@@ -270,7 +273,7 @@ static __always_inline void send_event(struct connpeak_alert *a, __u16 port, __u
 {
 	struct connpeak_event *e;
 
-	if (a && !rate_ok(a, now)) {
+	if (a && !rate_ok(a, now, kind == CONNPEAK_EV_PEAK ? 16 : 0)) {
 		__sync_fetch_and_add(&a->suppressed, 1);
 		return;
 	}
@@ -287,8 +290,8 @@ static __always_inline void send_event(struct connpeak_alert *a, __u16 port, __u
 	e->kind = kind;
 	e->level = level;
 	e->count = count;
-	e->bucket = bucket;
-	e->pad = 0;
+	e->bucket = kind == CONNPEAK_EV_LEVEL ? 0 : bucket;
+	e->old_level = kind == CONNPEAK_EV_LEVEL ? bucket : 0;
 	e->limit = a ? a->limit : 0;
 	e->warn = a ? a->warn : 0;
 	e->suppressed = a ? a->suppressed : 0;
@@ -315,7 +318,7 @@ static __always_inline void alert_check(__u16 port, __u32 cur, int new_peak)
 		return;
 	now = bpf_ktime_get_boot_ns();
 	if (next != lvl && __sync_val_compare_and_swap(&a->level, lvl, next) == lvl)
-		send_event(a, port, CONNPEAK_EV_LEVEL, next, cur, 0, now);
+		send_event(a, port, CONNPEAK_EV_LEVEL, next, cur, lvl, now);
 	if (new_peak)
 		send_event(a, port, CONNPEAK_EV_PEAK, next, cur, 0, now);
 }

@@ -74,8 +74,9 @@ struct connpeak_hist_conf {
  * Alerts, for inbound ports given a limit: a warning level at warn open
  * connections, an alarm at limit, each left again only below it by more
  * than hyst (so a count at the line does not chatter). The program sends
- * events through a ring buffer, at most CONNPEAK_EVENTS_PER_SEC per port and
- * second; the rest are counted in suppressed.
+ * events through a ring buffer: per port and second at most
+ * CONNPEAK_EVENTS_PER_SEC level changes and as many new peaks; the rest are
+ * counted in suppressed.
  */
 #define CONNPEAK_MAX_ALERT_PORTS	256
 #define CONNPEAK_EVENTS_PER_SEC		10
@@ -92,7 +93,7 @@ struct connpeak_alert {
 	__u32 warn;
 	__u32 hyst;
 	__u32 level;		/* enum connpeak_level, changed by compare-and-swap */
-	__u64 window;		/* second << 32 | events sent in that second */
+	__u64 window;		/* second << 32 | peaks << 16 | level changes sent in it */
 	__u64 sent;		/* events sent */
 	__u64 suppressed;	/* events not sent: over the rate, or ring buffer full */
 };
@@ -112,7 +113,7 @@ struct connpeak_event {
 	__u32 limit;
 	__u32 warn;
 	__u32 bucket;		/* for CONNPEAK_EV_BUCKET */
-	__u32 pad;
+	__u32 old_level;	/* for CONNPEAK_EV_LEVEL */
 	__u64 suppressed;	/* the port's suppressed total when sent */
 };
 

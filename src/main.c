@@ -59,6 +59,23 @@ static const struct command commands[] = {
 	  "  --headroom PCT   headroom in percent (default 25)\n"
 	  "  --users N        with under a day of history, also give 5 x N as a start\n"
 	  "  --json           one object with an \"advice\" array\n" },
+	{ "daemon", cmd_daemon,
+	  "daemon [--config FILE] [--limit SERVICE=N]... [--warn PCT] [--listen ADDR:PORT]\n"
+	  "                  [--state-dir DIR]",
+	  "Run in the foreground (for systemd): use the pinned tracker, starting one if\n"
+	  "none is pinned, and leave it pinned on exit. Log a line on stderr, with a\n"
+	  "syslog priority prefix, when an inbound port with a limit reaches the\n"
+	  "warning level or the limit, falls back below it, or sets a new peak: at most\n"
+	  "10 such events per port and second, the rest counted and reported as\n"
+	  "suppressed. Save each completed history bucket under the state directory.\n"
+	  "SIGTERM or SIGINT: save and exit 0; SIGHUP: reload the limits from the file.\n"
+	  "  --config FILE        key = value lines (default /etc/connpeak.conf):\n"
+	  "                       limit.SERVICE = N, warn = PCT, warn.SERVICE = PCT,\n"
+	  "                       listen = ADDR:PORT, state-dir = DIR, pin-dir = DIR\n"
+	  "  --limit SERVICE=N    limit for a port or service (options win over the file)\n"
+	  "  --warn PCT           warning level in percent of the limit (default 80)\n"
+	  "  --listen ADDR:PORT   metrics address (default 127.0.0.1:9947)\n"
+	  "  --state-dir DIR      where history is saved (default /var/lib/connpeak)\n" },
 	{ "top", cmd_top, "top [-d SECONDS] [-n COUNT] [--in | --out] [PORT|SERVICE...]",
 	  "Live table, busiest ports first; '*' marks a port standing at its peak.\n"
 	  "Without a pinned tracker, loads one for its own lifetime.\n"
