@@ -21,6 +21,9 @@ endif
 
 LIBBPF_CFLAGS := $(shell pkg-config --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+LIBMHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+LIBMHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+LIBS := $(LIBBPF_LIBS) $(LIBMHD_LIBS)
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 \
 	  -Iinclude -I$(OUTPUT) $(LIBBPF_CFLAGS)
@@ -30,10 +33,10 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 	-Iinclude -I$(dir $(VMLINUX_H)) $(CLANG_SYS_INCLUDES)
 
 CORE_SRCS := src/opts.c src/services.c src/output.c src/timefmt.c src/history.c \
-	src/advise.c src/config.c src/statefile.c
+	src/advise.c src/config.c src/statefile.c src/metrics.c src/httpd_listen.c
 TOOL_SRCS := src/main.c src/tracker.c src/query.c src/netns.c src/listeners.c \
 	src/commands.c src/start.c src/top.c src/cmd_history.c src/cmd_advise.c \
-	src/daemon.c src/daemon_run.c src/persist.c
+	src/daemon.c src/daemon_run.c src/persist.c src/httpd.c
 CORE_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 TOOL_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(TOOL_SRCS))
 SKEL := $(OUTPUT)/connpeak.skel.h
@@ -52,7 +55,7 @@ all: connpeak
 
 connpeak: $(CORE_OBJS) $(TOOL_OBJS)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -73,6 +76,13 @@ $(OUTPUT)/%.o: src/%.c $(wildcard src/*.h) include/connpeak.h | $(OUTPUT)
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(CORE_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ $(TEST_LIBS) -o $@
+
+# Only the HTTP server needs libmicrohttpd's headers; its test runs it.
+$(OUTPUT)/httpd.o: CFLAGS += $(LIBMHD_CFLAGS)
+$(OUTPUT)/tests/test_httpd: tests/unit/test_httpd.c $(CORE_OBJS) $(OUTPUT)/httpd.o \
+		| $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Isrc $^ $(LIBMHD_LIBS) $(TEST_LIBS) -lpthread -o $@
 
 $(OUTPUT)/tests/test_%: tests/integration/test_%.c tests/integration/harness.c \
 		tests/integration/harness.h | $(OUTPUT)/tests

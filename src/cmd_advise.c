@@ -8,6 +8,7 @@
 #include <time.h>
 #include "commands.h"
 #include "history.h"
+#include "config.h"
 #include "services.h"
 #include "tracker.h"
 
@@ -16,6 +17,7 @@
 struct advise_opts {
 	struct common_opts common;
 	struct port_set ports;
+	const char *state_dir;
 	unsigned long headroom;
 	unsigned long users;		/* 0: not given */
 	bool json;
@@ -34,6 +36,7 @@ static int parse_advise(int argc, char **argv, struct advise_opts *o)
 		{ "headroom", required_argument, NULL, 'H' },
 		{ "users", required_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "state-dir", required_argument, NULL, 's' },
 		COMMON_LONG_OPTS,
 		{}
 	};
@@ -51,7 +54,9 @@ static int parse_advise(int argc, char **argv, struct advise_opts *o)
 			return EXIT_USAGE;
 		} else if (c == 'J') {
 			o->json = true;
-		} else if (c != 'H' && c != 'u' && !common_option(c, &o->common, "advise",
+		} else if (c == 's') {
+			o->state_dir = optarg;
+		} else if (c != 'H' && c != 'u' && c != 's' && !common_option(c, &o->common, "advise",
 								 &status)) {
 			return bad_option("advise", argv, c);
 		}
@@ -75,7 +80,7 @@ static int advise_port(const struct tracker *t, const struct port_row *row,
 	memset(sa, 0, sizeof(*sa));
 	sa->port = row->port;
 	if (idx >= 0) {
-		pts = port_points(t, idx, &n);
+		pts = port_points(t, idx, o->state_dir, &n);
 		if (!pts)
 			return -ENOMEM;
 		advise_points(pts, n, o->headroom, now, &sa->a);
@@ -177,6 +182,7 @@ int cmd_advise(int argc, char **argv)
 	struct advise_opts o = {
 		.common = { .pin_dir = DEFAULT_PIN_DIR },
 		.headroom = 25,
+		.state_dir = STATE_DEFAULT_DIR,
 	};
 	struct tracker t = TRACKER_INIT;
 	int status;

@@ -10,12 +10,15 @@
 #include <sys/ioctl.h>
 #include "commands.h"
 #include "history.h"
+#include "config.h"
 #include "services.h"
+#include "statefile.h"
 #include "tracker.h"
 
 struct history_opts {
 	struct common_opts common;
 	struct port_set ports;
+	const char *state_dir;
 	time_t since, until;
 	enum hist_unit unit;
 	bool unit_given, json;
@@ -62,6 +65,7 @@ static int parse_history(int argc, char **argv, struct history_opts *o)
 		{ "until", required_argument, NULL, 'U' },
 		{ "by", required_argument, NULL, 'b' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "state-dir", required_argument, NULL, 's' },
 		COMMON_LONG_OPTS,
 		{}
 	};
@@ -78,6 +82,8 @@ static int parse_history(int argc, char **argv, struct history_opts *o)
 			status = parse_unit(optarg, o);
 		else if (c == 'J')
 			o->json = true;
+		else if (c == 's')
+			o->state_dir = optarg;
 		else if (!common_option(c, &o->common, "history", &status))
 			return bad_option("history", argv, c);
 	}
@@ -99,8 +105,39 @@ static unsigned int current_in(const struct tracker *t, unsigned int port)
 	return CONNPEAK_CUR(__atomic_load_n(&s->cur_peak, __ATOMIC_RELAXED));
 }
 
+/* Saved points before the ring's window, then the ring's; caller frees. */
+static struct hist_point *join_saved(const struct tracker *t, const struct hist_view *v,
+				     __u32 idx, const char *state_dir, struct hist_point *ring,
+				     size_t *n)
+{
+	struct state_rec *recs = NULL;
+	struct hist_point *all = NULL;
+	char boot_id[40];
+	size_t nrecs = 0;
+	long saved = 0;
+	__u64 first;
+
+	if (!*n || statefile__boot_id(boot_id, sizeof(boot_id)) ||
+	    statefile__read(state_dir, t->conf.ports[idx], &recs, &nrecs))
+		return ring;
+	first = hist_first_bucket(v);
+	saved = hist_saved(recs, nrecs, boot_id, v->start_ns, first,
+			   hist_standing_at(v, idx, first, ring[0].peak), &all);
+	free(recs);
+	if (saved <= 0)
+		return ring;
+	all = realloc(all, (saved + *n) * sizeof(*all));
+	if (!all)
+		return ring;
+	memcpy(all + saved, ring, *n * sizeof(*ring));
+	free(ring);
+	*n += saved;
+	return all;
+}
+
 /* The points of history port index idx, oldest first; caller frees. */
-struct hist_point *port_points(const struct tracker *t, __u32 idx, size_t *n)
+struct hist_point *port_points(const struct tracker *t, __u32 idx, const char *state_dir,
+			       size_t *n)
 {
 	struct hist_view v = {
 		.ring = t->hist,
@@ -117,7 +154,7 @@ struct hist_point *port_points(const struct tracker *t, __u32 idx, size_t *n)
 		return NULL;
 	got = hist_series(&v, idx, current_in(t, t->conf.ports[idx]), pts, t->conf.nbuckets);
 	*n = got < 0 ? 0 : got;
-	return pts;
+	return state_dir ? join_saved(t, &v, idx, state_dir, pts, n) : pts;
 }
 
 static void list_history_ports(const struct tracker *t, FILE *out)
@@ -252,7 +289,7 @@ static int show_history(const struct tracker *t, const struct history_opts *o, c
 	for (i = 0; i < t->conf.nports; i++) {
 		if (!sel[i])
 			continue;
-		pts = port_points(t, i, &n);
+		pts = port_points(t, i, o->state_dir, &n);
 		busiest = calloc(n + 1, sizeof(*busiest));
 		if (!pts || !busiest) {
 			free(pts);
@@ -281,6 +318,7 @@ int cmd_history(int argc, char **argv)
 		.common = { .pin_dir = DEFAULT_PIN_DIR },
 		.until = time(NULL) + 1,
 		.unit = HIST_BY_HOUR,
+		.state_dir = STATE_DEFAULT_DIR,
 	};
 	struct tracker t = TRACKER_INIT;
 	bool *sel;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
+#include "metrics.h"
 #include "services.h"
 #include "tracker.h"
 
@@ -114,22 +115,53 @@ int cmd_stop(int argc, char **argv)
 	return EXIT_OK;
 }
 
+enum show_format { FORMAT_TABLE, FORMAT_JSON, FORMAT_PROMETHEUS };
+
+static const char *const format_names[] = {
+	[FORMAT_TABLE] = "table",
+	[FORMAT_JSON] = "json",
+	[FORMAT_PROMETHEUS] = "prometheus",
+};
+
+/* --format NAME, and --json for --format json */
+static void format_option(int c, enum show_format *fmt, const char *cmd, int *status)
+{
+	size_t i;
+
+	if (c == 'J') {
+		*fmt = FORMAT_JSON;
+		return;
+	}
+	for (i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++) {
+		if (!strcmp(optarg, format_names[i])) {
+			*fmt = i;
+			return;
+		}
+	}
+	fprintf(stderr, "connpeak %s: bad format '%s': expected table, json or prometheus\n",
+		cmd, optarg);
+	*status = EXIT_USAGE;
+}
+
 /* Parse the options and operands of show and reset. */
 static int parse_query(int argc, char **argv, const char *cmd, struct common_opts *o,
-		       unsigned int *dirs, struct port_set *ports, bool *json)
+		       unsigned int *dirs, struct port_set *ports, enum show_format *fmt)
 {
-	static const struct option longopts[] = {
+	static const struct option show_opts[] = {
 		{ "json", no_argument, NULL, 'J' },
+		{ "format", required_argument, NULL, 'F' },
 		DIR_LONG_OPTS,
 		COMMON_LONG_OPTS,
 		{}
 	};
+	/* reset prints no counts: it has no --json or --format */
+	const struct option *longopts = fmt ? show_opts : show_opts + 2;
 	int c, status = PROCEED;
 
 	opterr = 0;
 	while (status == PROCEED && (c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
-		if (c == 'J' && json)
-			*json = true;
+		if (c == 'J' || c == 'F')
+			format_option(c, fmt, cmd, &status);
 		else if (c == 'I' || c == 'O')
 			dir_option(c, dirs, cmd, &status);
 		else if (!common_option(c, o, cmd, &status))
@@ -149,11 +181,11 @@ int cmd_show(int argc, char **argv)
 	unsigned int dirs = DIRS_ALL;
 	struct port_row *rows = NULL;
 	struct port_set ports;
-	bool json = false;
+	enum show_format fmt = FORMAT_TABLE;
 	size_t n = 0;
 	int status;
 
-	status = parse_query(argc, argv, "show", &o, &dirs, &ports, &json);
+	status = parse_query(argc, argv, "show", &o, &dirs, &ports, &fmt);
 	if (status != PROCEED)
 		return status;
 	setup_libbpf_log(o.verbose);
@@ -166,8 +198,10 @@ int cmd_show(int argc, char **argv)
 	}
 	services__load(SERVICES_PATH);
 	rows_sort_by_port(rows, n);
-	if (json)
+	if (fmt == FORMAT_JSON)
 		print_rows_json(stdout, rows, n);
+	else if (fmt == FORMAT_PROMETHEUS)
+		metrics__write(stdout, rows, n, NULL, 0);
 	else
 		print_rows_table(stdout, rows, n, 0);
 	tracker__report_health(&t);

@@ -42,7 +42,8 @@ void report_open_error(int err, const char *pin_dir);
 /* History of a pinned tracker: index of a port, and its points (caller frees). */
 struct hist_point;
 int hist_index_of(const struct tracker *t, unsigned int port);
-struct hist_point *port_points(const struct tracker *t, __u32 idx, size_t *n);
+struct hist_point *port_points(const struct tracker *t, __u32 idx, const char *state_dir,
+			       size_t *n);
 
 /* EXIT_USAGE with a message if operands remain after the options. */
 int no_operands(const char *cmd, int argc, char **argv);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include "history.h"
 #include "opts.h"
+#include "statefile.h"
 
 static time_t bucket_wall(const struct hist_view *v, __u64 bucket)
 {
@@ -26,18 +27,23 @@ static bool read_rec(const struct connpeak_hist_rec *r, __u32 b, struct connpeak
 	return __atomic_load_n(&r->bucket, __ATOMIC_ACQUIRE) == b;
 }
 
+__u64 hist_first_bucket(const struct hist_view *v)
+{
+	__u64 last = v->now_boot_ns / v->bucket_ns, first = v->start_ns / v->bucket_ns;
+
+	return last + 1 - first > v->nbuckets ? last + 1 - v->nbuckets : first;
+}
+
 long hist_series(const struct hist_view *v, __u32 idx, unsigned int current,
 		 struct hist_point *out, size_t max)
 {
-	__u64 last = v->now_boot_ns / v->bucket_ns, first = v->start_ns / v->bucket_ns;
+	__u64 last = v->now_boot_ns / v->bucket_ns, first = hist_first_bucket(v);
 	const struct connpeak_hist_rec *ring = v->ring + (size_t)idx * v->nbuckets;
 	unsigned int standing = current;
 	struct connpeak_hist_rec rec;
 	size_t n, i;
 	__u64 b;
 
-	if (last + 1 - first > v->nbuckets)
-		first = last + 1 - v->nbuckets;
 	n = last + 1 - first;
 	if (n > max)
 		return -1;
@@ -53,6 +59,84 @@ long hist_series(const struct hist_view *v, __u32 idx, unsigned int current,
 		}
 	}
 	return n;
+}
+
+unsigned int hist_standing_at(const struct hist_view *v, __u32 idx, __u64 b, unsigned int peak)
+{
+	const struct connpeak_hist_rec *ring = v->ring + (size_t)idx * v->nbuckets;
+	struct connpeak_hist_rec rec;
+
+	return read_rec(&ring[b % v->nbuckets], (__u32)b, &rec) ? rec.start : peak;
+}
+
+struct points {
+	struct hist_point *p;
+	size_t n, cap;
+};
+
+static int points_add(struct points *pts, time_t start, unsigned int peak)
+{
+	struct hist_point *grown;
+
+	if (pts->n == pts->cap) {
+		pts->cap = pts->cap ? pts->cap * 2 : 256;
+		grown = realloc(pts->p, pts->cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		pts->p = grown;
+	}
+	pts->p[pts->n].start = start;
+	pts->p[pts->n++].peak = peak;
+	return 0;
+}
+
+static bool same_run(const struct state_rec *a, const struct state_rec *b)
+{
+	return a->run_start_ns == b->run_start_ns && !strcmp(a->boot_id, b->boot_id);
+}
+
+/* Buckets strictly between prev and bucket upto, all holding standing. */
+static int fill_gap(struct points *pts, const struct state_rec *prev, __u64 upto,
+		    unsigned int standing)
+{
+	__u64 b;
+	int err = 0;
+
+	for (b = prev->bucket + 1; !err && b < upto; b++)
+		err = points_add(pts, prev->wall_start + (time_t)((b - prev->bucket) *
+							     prev->bucket_s), standing);
+	return err;
+}
+
+long hist_saved(const struct state_rec *recs, size_t n, const char *boot_id, __u64 run_start_ns,
+		__u64 ring_first, unsigned int ring_standing, struct hist_point **out)
+{
+	const struct state_rec *prev = NULL, *last_current = NULL;
+	struct points pts = {};
+	bool current;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < n; i++) {
+		current = recs[i].run_start_ns == run_start_ns && !strcmp(recs[i].boot_id, boot_id);
+		if (current && recs[i].bucket >= ring_first)
+			continue;
+		if (prev && same_run(prev, &recs[i]) && recs[i].bucket > prev->bucket)
+			err = fill_gap(&pts, prev, recs[i].bucket, recs[i].start);
+		if (!err)
+			err = points_add(&pts, recs[i].wall_start, recs[i].peak);
+		prev = &recs[i];
+		if (current)
+			last_current = prev;
+	}
+	if (!err && last_current)
+		err = fill_gap(&pts, last_current, ring_first, ring_standing);
+	if (err) {
+		free(pts.p);
+		return err;
+	}
+	*out = pts.p;
+	return pts.n;
 }
 
 size_t hist_clip(struct hist_point *pts, size_t n, time_t since, time_t until)

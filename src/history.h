@@ -34,6 +34,26 @@ struct hist_view {
 long hist_series(const struct hist_view *v, __u32 idx, unsigned int current,
 		 struct hist_point *out, size_t max);
 
+struct state_rec;
+
+/* The bucket number of the first point hist_series gives. */
+__u64 hist_first_bucket(const struct hist_view *v);
+/*
+ * The count that stood when bucket b began, given the peak hist_series gave
+ * for it: the start of its record, or that peak if it had no record.
+ */
+unsigned int hist_standing_at(const struct hist_view *v, __u32 idx, __u64 b, unsigned int peak);
+
+/*
+ * Points from saved records (oldest first) that the ring no longer holds:
+ * all runs but the current one (boot_id, run_start_ns), and the current
+ * run's buckets before ring_first. A gap inside a run holds the next
+ * record's start; the current run's gap up to ring_first holds
+ * ring_standing. *out is malloc'd. Returns the number of points or -ENOMEM.
+ */
+long hist_saved(const struct state_rec *recs, size_t n, const char *boot_id, __u64 run_start_ns,
+		__u64 ring_first, unsigned int ring_standing, struct hist_point **out);
+
 /* Keep points in [since, until). Returns the new count. */
 size_t hist_clip(struct hist_point *pts, size_t n, time_t since, time_t until);
 

@@ -32,25 +32,34 @@ static const struct command commands[] = {
 	  "  --history-ports N      ports with history at most (default 64, 0 for none)\n" },
 	{ "stop", cmd_stop, "stop",
 	  "Detach the tracker and remove its pins; its counts are lost.\n" },
-	{ "show", cmd_show, "show [--json] [--in | --out] [PORT|SERVICE...]",
+	{ "show", cmd_show,
+	  "show [--format table|json|prometheus] [--json] [--in | --out] [PORT|SERVICE...]",
 	  "Print, per port and direction, the open connections, the peak, when the\n"
 	  "peak was reached (local time) and the connections opened since start.\n"
 	  "Only rows that have counted a connection are shown.\n"
-	  "  --json        one JSON object, peak_at in UTC (RFC 3339)\n"
-	  "  --in, --out   only inbound or only outbound connections\n" },
+	  "  --format FORMAT   table (default); json: one JSON object, peak_at in UTC\n"
+	  "                    (RFC 3339); prometheus: text exposition format 0.0.4,\n"
+	  "                    e.g. for node_exporter's textfile collector\n"
+	  "  --json            the same as --format json\n"
+	  "  --in, --out       only inbound or only outbound connections\n" },
 	{ "reset", cmd_reset, "reset [--in | --out] [PORT|SERVICE...]",
 	  "Set peaks back to the current count (all ports unless some are named).\n" },
 	{ "history", cmd_history,
-	  "history [--since T] [--until T] [--by bucket|hour|day] [--json] [PORT|SERVICE...]",
+	  "history [--since T] [--until T] [--by bucket|hour|day] [--json] [--state-dir DIR]\n"
+	  "                  [PORT|SERVICE...]",
 	  "Peak open inbound connections per hour (default), per day with its busiest\n"
 	  "hour, or per bucket, for ports with history; a bar chart on a terminal.\n"
-	  "Kept by the kernel since start, for --keep days (see start).\n"
+	  "Kept by the kernel since start, for --keep days (see start), and before\n"
+	  "that as saved by connpeak daemon.\n"
 	  "  --since T, --until T   '2026-12-03 09:00', 2026-12-03, today, yesterday,\n"
 	  "                         now, or time ago: -30m, -6h, -2d (local time)\n"
 	  "  --by UNIT              bucket, hour or day\n"
 	  "  --json                 one object per port and bucket (or --by unit),\n"
-	  "                         start in UTC (RFC 3339)\n" },
-	{ "advise", cmd_advise, "advise [--headroom PCT] [--users N] [--json] [PORT|SERVICE...]",
+	  "                         start in UTC (RFC 3339)\n"
+	  "  --state-dir DIR        where the daemon saved history (default\n"
+	  "                         /var/lib/connpeak)\n" },
+	{ "advise", cmd_advise,
+	  "advise [--headroom PCT] [--users N] [--json] [--state-dir DIR] [PORT|SERVICE...]",
 	  "For each inbound service: the highest peak seen, the hour of day the daily\n"
 	  "peak usually falls in, and a suggested limit = ceil(peak x (1 + headroom)).\n"
 	  "Flags a service whose last-24-hour peak exceeds the peak of the days before\n"
@@ -58,7 +67,8 @@ static const struct command commands[] = {
 	  "their peak since start.\n"
 	  "  --headroom PCT   headroom in percent (default 25)\n"
 	  "  --users N        with under a day of history, also give 5 x N as a start\n"
-	  "  --json           one object with an \"advice\" array\n" },
+	  "  --json           one object with an \"advice\" array\n"
+	  "  --state-dir DIR  where the daemon saved history (default /var/lib/connpeak)\n" },
 	{ "daemon", cmd_daemon,
 	  "daemon [--config FILE] [--limit SERVICE=N]... [--warn PCT] [--listen ADDR:PORT]\n"
 	  "                  [--state-dir DIR]",

@@ -17,21 +17,6 @@ static __u64 clock_ns(clockid_t clk)
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static int read_boot_id(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-	int ok;
-
-	if (!f)
-		return -errno;
-	ok = fgets(buf, len, f) != NULL;
-	fclose(f);
-	if (!ok)
-		return -EIO;
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
 static int make_dir(const char *dir)
 {
 	if (mkdir(dir, 0700) && errno != EEXIST) {
@@ -53,7 +38,7 @@ int persist__init(struct daemon *d)
 	int err;
 
 	err = make_dir(d->cfg.state_dir);
-	if (!err && (err = read_boot_id(d->boot_id, sizeof(d->boot_id))))
+	if (!err && (err = statefile__boot_id(d->boot_id, sizeof(d->boot_id))))
 		fprintf(stderr, "connpeak: boot id: read failed: %s\n", strerror(-err));
 	for (i = 0; !err && i < conf->nports; i++) {
 		d->persisted[i] = run / conf->bucket_ns - 1;

@@ -15,6 +15,21 @@ static void file_path(char *buf, size_t len, const char *dir, unsigned int port)
 	snprintf(buf, len, "%s/history-%u.log", dir, port);
 }
 
+int statefile__boot_id(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fgets(buf, len, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return -EIO;
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
 int statefile__format(char *buf, size_t len, const struct state_rec *r)
 {
 	return snprintf(buf, len, "1 %s %llu %u %u %lld %u %u\n", r->boot_id,

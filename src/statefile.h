@@ -27,6 +27,8 @@ struct state_rec {
 	unsigned int start;
 };
 
+/* This boot's id, from /proc/sys/kernel/random/boot_id. */
+int statefile__boot_id(char *buf, size_t len);
 /* Read every whole line of a port's file (*recs malloc'd); -ENOENT if none. */
 int statefile__read(const char *dir, unsigned int port, struct state_rec **recs, size_t *n);
 /* Format one record as a line, newline included; returns its length. */
