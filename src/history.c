@@ -211,6 +211,19 @@ static int parse_day_offset(time_t now, int days_back, time_t *out)
 	return 0;
 }
 
+/* mktime() would move 2026-02-30 to March: refuse a date it had to normalise. */
+static int to_time(struct tm *tm, time_t *out)
+{
+	struct tm want = *tm;
+
+	tm->tm_isdst = -1;
+	*out = mktime(tm);
+	if (*out == (time_t)-1 || tm->tm_mday != want.tm_mday || tm->tm_mon != want.tm_mon ||
+	    tm->tm_year != want.tm_year)
+		return -EINVAL;
+	return 0;
+}
+
 int parse_time(const char *arg, time_t now, time_t *out)
 {
 	static const char *const formats[] = {
@@ -236,9 +249,7 @@ int parse_time(const char *arg, time_t now, time_t *out)
 		end = strptime(arg, formats[i], &tm);
 		if (!end || *end)
 			continue;
-		tm.tm_isdst = -1;
-		*out = mktime(&tm);
-		return *out == (time_t)-1 ? -EINVAL : 0;
+		return to_time(&tm, out);
 	}
 	return -EINVAL;
 }
