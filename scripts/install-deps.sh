@@ -4,8 +4,10 @@
 # Usage: scripts/install-deps.sh [build|test|bench]
 set -eu
 
-build_pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make gcc bpftool netbase"
-test_pkgs="libcmocka-dev iproute2 lsof libbpf-tools"
+build_pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev pkg-config make gcc bpftool
+	netbase"
+# prometheus brings promtool, which checks the exposition format; jq checks JSON.
+test_pkgs="libcmocka-dev iproute2 lsof libbpf-tools prometheus jq"
 bench_pkgs="gnuplot-nox"
 
 case "${1:-build}" in
