@@ -16,9 +16,9 @@
  * nothing happens: there is no periodic timer.
  */
 #define HTTPD_BACKLOG		16
-#define HTTPD_CONN_LIMIT	32	/* connections at once */
-#define HTTPD_CONN_PER_IP	8	/* so that one host cannot take them all */
-#define HTTPD_IDLE_TIMEOUT_S	10	/* a connection idle this long is closed */
+#define HTTPD_CONN_LIMIT	32u	/* connections at once */
+#define HTTPD_CONN_PER_IP	8u	/* so that one host cannot take them all */
+#define HTTPD_IDLE_TIMEOUT_S	10u	/* a connection idle this long is closed */
 #define METRICS_PATH		"/metrics"
 #define METRICS_TYPE		"text/plain; version=0.0.4; charset=utf-8"
 
@@ -138,9 +138,9 @@ struct httpd *httpd__start(const char *listen, httpd_render_fn render, void *ctx
 
 	h->mhd = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, answer, h,
 				  MHD_OPTION_LISTEN_SOCKET, fd,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTPD_CONN_LIMIT,
-				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTPD_CONN_PER_IP,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTPD_IDLE_TIMEOUT_S,
+				  MHD_OPTION_CONNECTION_LIMIT, HTTPD_CONN_LIMIT,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, HTTPD_CONN_PER_IP,
+				  MHD_OPTION_CONNECTION_TIMEOUT, HTTPD_IDLE_TIMEOUT_S,
 				  MHD_OPTION_END);
 	if (!h->mhd) {
 		fprintf(stderr, "connpeak: metrics listener '%s': server start failed: "

@@ -105,7 +105,8 @@ static void test_rows(void **state)
 		"# HELP connpeak_connections_total TCP connections opened since start.\n"
 		"# TYPE connpeak_connections_total counter\n"
 		"connpeak_connections_total{port=\"25\",service=\"smtp\",direction=\"in\"} 120\n"
-		"connpeak_connections_total{port=\"443\",service=\"https\",direction=\"in\"} 18230\n"
+		"connpeak_connections_total{port=\"443\",service=\"https\",direction=\"in\"} "
+		"18230\n"
 		"connpeak_connections_total{port=\"8443\",service=\"\",direction=\"out\"} "
 		"4294967296\n");
 	free(out);
@@ -141,7 +142,8 @@ static void test_limits(void **state)
 		"connpeak_alerts_total{port=\"993\",service=\"\",direction=\"in\"} 1\n"
 		"# HELP connpeak_alerts_suppressed_total Alert events suppressed, not sent.\n"
 		"# TYPE connpeak_alerts_suppressed_total counter\n"
-		"connpeak_alerts_suppressed_total{port=\"25\",service=\"smtp\",direction=\"in\"} 2\n"
+		"connpeak_alerts_suppressed_total{port=\"25\",service=\"smtp\",direction=\"in\"} "
+		"2\n"
 		"connpeak_alerts_suppressed_total{port=\"443\",service=\"https\",direction=\"in\"} "
 		"0\n"
 		"connpeak_alerts_suppressed_total{port=\"993\",service=\"\",direction=\"in\"} 0\n");
