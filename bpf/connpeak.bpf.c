@@ -17,7 +17,7 @@
  * for sockets whose direction the socket itself would misreport at close.
  */
 
-#define CAS_TRIES	64
+#define CAS_TRIES	16
 
 #define barrier() asm volatile("" ::: "memory")
 
@@ -393,8 +393,6 @@ static __always_inline struct connpeak_sock *sock_state(const struct sock *sk, i
 	/* Creation can lose a race with another CPU creating it: look again. */
 	if (!st)
 		st = bpf_sk_storage_get(&socks, (void *)sk, 0, 0);
-	if (!st)
-		stat_inc(CONNPEAK_STAT_STORAGE_FAIL);
 	return st;
 }
 
@@ -413,8 +411,17 @@ static __always_inline void on_open(const struct sock *sk, int oldstate)
 	port = dir == CONNPEAK_DIR_IN ? sk->__sk_common.skc_num :
 					bpf_ntohs(sk->__sk_common.skc_dport);
 
-	if (!st && (dir != guess || ctl_seeding))
+	if (!st && (dir != guess || ctl_seeding)) {
 		st = sock_state(sk, 1);
+		/* While the walk runs, only a socket with storage counts: a later pass
+		 * of the walk counts this one if it is still open. */
+		if (!st && ctl_seeding) {
+			stat_inc(CONNPEAK_STAT_SEED_MISSED);
+			return;
+		}
+		if (!st)
+			stat_inc(CONNPEAK_STAT_STORAGE_FAIL);
+	}
 	if (st) {
 		st->dir = dir;
 		st->port = port;
@@ -436,8 +443,10 @@ static __always_inline void on_close(const struct sock *sk)
 	 */
 	if (!st && ctl_seeding) {
 		st = sock_state(sk, 1);
-		if (!st)
+		if (!st) {
+			stat_inc(CONNPEAK_STAT_STORAGE_FAIL);
 			return;
+		}
 	}
 	if (st) {
 		if (__sync_lock_test_and_set(&st->state, CONNPEAK_SK_CLOSED) ==
@@ -480,6 +489,8 @@ static __always_inline void handle(const struct sock *sk, int oldstate, int news
 		st = sock_state(sk, 1);
 		if (st)
 			st->flags |= CONNPEAK_SK_ACTIVE;
+		else
+			stat_inc(CONNPEAK_STAT_STORAGE_FAIL);
 	} else if (is_open_state(oldstate)) {
 		on_close(sk);
 	} else {
@@ -579,7 +590,11 @@ int seed(struct bpf_iter__tcp *ctx)
 	if (!is_open_state(sk->__sk_common.skc_state) || !wanted(sk))
 		return 0;
 	st = sock_state(sk, 1);
-	if (!st || st->state != CONNPEAK_SK_UNSEEN)
+	if (!st) {
+		stat_inc(CONNPEAK_STAT_SEED_MISSED);	/* the next pass tries again */
+		return 0;
+	}
+	if (st->state != CONNPEAK_SK_UNSEEN)
 		return 0;
 	/* A listener made with backlog 0 gives its children no backlog to inherit. */
 	port = sk->__sk_common.skc_num;

@@ -439,7 +439,7 @@ startup_rounds()
 
 	for r in $(seq "$START_ROUNDS"); do
 		timed "$W/st-start-$n" "$CONNPEAK" start --pin-dir "$PIN-s"
-		grep -o '[0-9]* connections were already open' "$W/last.out" |
+		grep -o '[0-9]* open connections counted at start' "$W/last.out" |
 			cut -d' ' -f1 >>"$W/st-seeded-$n"
 		if [ "$n" -gt 0 ]; then
 			got=$(show_field "$PIN-s" "$port" in current)

@@ -130,9 +130,9 @@ int cmd_start(int argc, char **argv)
 		fprintf(stderr, "connpeak: a tracker is already pinned under %s: nothing changed\n",
 			o.pin_dir);
 	if (!err)
-		printf("connpeak: tracking; %llu connections were already open; history for %u "
-		       "ports; pinned under %s\n",
-		       (unsigned long long)t.stats[CONNPEAK_STAT_SEEDED], t.conf.nports,
+		printf("connpeak: tracking; %llu open connections counted at start (a connection "
+		       "within this host counts in and out); history for %u ports; pinned under "
+		       "%s\n", (unsigned long long)t.stats[CONNPEAK_STAT_SEEDED], t.conf.nports,
 		       o.pin_dir);
 	tracker__close(&t);
 	return err ? EXIT_FAIL : EXIT_OK;
