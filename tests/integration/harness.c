@@ -458,6 +458,38 @@ int h_cp_dir(struct h_out *o, const char *dir, const char *cmd, ...)
 	return h_run(o, argv);
 }
 
+pid_t h_cp_spawn_(const char *file, int line, int out_fd, int err_fd, const char *dir,
+		  const char *cmd, char *const args[])
+{
+	char *argv[32];
+	pid_t pid;
+	int n = 0;
+
+	argv[n++] = (char *)connpeak_path;
+	argv[n++] = (char *)cmd;
+	argv[n++] = "--pin-dir";
+	argv[n++] = (char *)dir;
+	while (n < 31 && args && (argv[n] = args[n - 4]))
+		n++;
+	argv[n] = NULL;
+	pid = fork();
+	if (pid == 0) {
+		/* Only the given fds: a copy of a test's socket would keep it open. */
+		n = open("/dev/null", O_RDWR | O_CLOEXEC);
+		dup2(n, 0);
+		dup2(out_fd >= 0 ? out_fd : n, 1);
+		dup2(err_fd >= 0 ? err_fd : n, 2);
+		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0)
+		h_fail_(file, line, "connpeak %s: fork failed: %s", cmd, strerror(errno));
+	h_child_track(pid);
+	return pid;
+}
+
 void h_out_free(struct h_out *o)
 {
 	free(o->out);

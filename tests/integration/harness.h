@@ -79,6 +79,16 @@ int h_cp_dir(struct h_out *o, const char *dir, const char *cmd, ...)
 	__attribute__((sentinel));
 #define h_cp(o, cmd, ...) h_cp_dir(o, h_pin_dir, cmd, __VA_ARGS__)
 void h_out_free(struct h_out *o);
+/*
+ * Start "connpeak CMD --pin-dir DIR ARGS..." in the background with stdout and
+ * stderr on out_fd and err_fd (-1: /dev/null); args ends in NULL. The child
+ * is tracked, so h_teardown ends it, and it dies with the test binary.
+ * Returns its pid.
+ */
+#define h_cp_spawn(out_fd, err_fd, dir, cmd, args) \
+	h_cp_spawn_(H_HERE, out_fd, err_fd, dir, cmd, args)
+pid_t h_cp_spawn_(const char *file, int line, int out_fd, int err_fd, const char *dir,
+		  const char *cmd, char *const args[]);
 
 /* connpeak start / stop on h_pin_dir; fail the test unless they exit 0. */
 #define h_start() h_start_(H_HERE)
