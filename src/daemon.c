@@ -73,6 +73,18 @@ static int parse_daemon(int argc, char **argv, struct daemon *d)
 	return no_operands("daemon", argc, argv) ?: PROCEED;
 }
 
+static int check_listen(const char *listen, const char *from)
+{
+	struct sockaddr_storage addr;
+	socklen_t len;
+
+	if (!strcmp(listen, DAEMON_LISTEN_OFF) || !httpd__parse_listen(listen, &addr, &len))
+		return 0;
+	fprintf(stderr, "connpeak daemon: bad listen address '%s' (from %s): expected "
+		"ADDR:PORT, [ADDR]:PORT or off\n", listen, from);
+	return -EINVAL;
+}
+
 /* Defaults, then the config file, then the command line. */
 int build_daemon_config(const struct daemon *d, struct daemon_cfg *cfg)
 {
@@ -80,7 +92,7 @@ int build_daemon_config(const struct daemon *d, struct daemon_cfg *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->warn_pct = CONFIG_DEFAULT_WARN;
-	snprintf(cfg->listen, sizeof(cfg->listen), "%s", DAEMON_DEFAULT_LISTEN);
+	snprintf(cfg->listen, sizeof(cfg->listen), "%s", HTTPD_DEFAULT_LISTEN);
 	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", STATE_DEFAULT_DIR);
 	snprintf(cfg->pin_dir, sizeof(cfg->pin_dir), "%s", DEFAULT_PIN_DIR);
 	err = config__load(d->config_path, cfg);
@@ -91,7 +103,7 @@ int build_daemon_config(const struct daemon *d, struct daemon_cfg *cfg)
 	if (err)
 		return err;
 	config__merge(cfg, &d->opts);
-	return 0;
+	return check_listen(cfg->listen, d->opts.listen_set ? "--listen" : d->config_path);
 }
 
 int cmd_daemon(int argc, char **argv)
@@ -104,6 +116,7 @@ int cmd_daemon(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	d->config_path = CONFIG_DEFAULT_PATH;
+	pthread_mutex_init(&d->cfg_lock, NULL);
 	status = parse_daemon(argc, argv, d);
 	if (status == PROCEED)
 		status = build_daemon_config(d, &d->cfg) ? EXIT_USAGE : PROCEED;

@@ -3,11 +3,14 @@
 #ifndef CONNPEAK_DAEMON_H
 #define CONNPEAK_DAEMON_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include "config.h"
+#include "httpd.h"
 #include "tracker.h"
 
-#define DAEMON_DEFAULT_LISTEN	"127.0.0.1:9947"
+/* --listen off: no HTTP server. */
+#define DAEMON_LISTEN_OFF	"off"
 
 struct ring_buffer;
 struct httpd;
@@ -16,7 +19,8 @@ struct daemon {
 	const char *config_path;
 	bool config_given, verbose;
 	struct daemon_cfg opts;		/* from the command line */
-	struct daemon_cfg cfg;		/* in force */
+	struct daemon_cfg cfg;		/* in force; cfg_lock held to change it */
+	pthread_mutex_t cfg_lock;
 	struct tracker t;
 	struct ring_buffer *rb;
 	struct httpd *http;
@@ -30,6 +34,8 @@ int daemon__run(struct daemon *d);
 int build_daemon_config(const struct daemon *d, struct daemon_cfg *cfg);
 /* Write the limits of cfg into the tracker's alert maps. */
 void daemon__apply_limits(struct daemon *d);
+/* The /metrics body, on the HTTP server's thread. */
+int daemon__render_metrics(void *ctx, char **buf, size_t *len);
 
 /* History persistence (src/persist.c). */
 int persist__init(struct daemon *d);

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "commands.h"
 #include "daemon.h"
+#include "metrics.h"
 #include "services.h"
 
 static const struct limit_cfg *limit_for(const struct daemon_cfg *cfg, unsigned int port)
@@ -143,6 +144,72 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Ports with a limit, with what the kernel counted for them. */
+static size_t metric_ports(struct daemon *d, struct metric_port *mp)
+{
+	const struct connpeak_alert *a;
+	size_t n = 0;
+	unsigned int i;
+	int idx;
+
+	for (i = 0; i < d->cfg.nlimits; i++) {
+		if (!d->cfg.limits[i].limit)
+			continue;
+		mp[n].port = d->cfg.limits[i].port;
+		mp[n].limit = d->cfg.limits[i].limit;
+		mp[n].warn = config__warn_level(&d->cfg, &d->cfg.limits[i]);
+		idx = d->t.alert_index[mp[n].port] - 1;
+		a = idx >= 0 ? &d->t.alerts[idx] : NULL;
+		mp[n].alerts = a ? __atomic_load_n(&a->sent, __ATOMIC_RELAXED) : 0;
+		mp[n].suppressed = a ? __atomic_load_n(&a->suppressed, __ATOMIC_RELAXED) : 0;
+		n++;
+	}
+	return n;
+}
+
+static int by_port(const void *a, const void *b)
+{
+	const struct metric_port *x = a, *y = b;
+
+	return (x->port > y->port) - (x->port < y->port);
+}
+
+int daemon__render_metrics(void *ctx, char **buf, size_t *len)
+{
+	struct metric_port mp[CONNPEAK_MAX_ALERT_PORTS];
+	struct port_row *rows = NULL;
+	struct daemon *d = ctx;
+	size_t n = 0, nmp;
+	FILE *f;
+	int err;
+
+	err = tracker__rows(&d->t, NULL, DIRS_ALL, &rows, &n);
+	if (err)
+		return err;
+	rows_sort_by_port(rows, n);
+	pthread_mutex_lock(&d->cfg_lock);
+	nmp = metric_ports(d, mp);
+	pthread_mutex_unlock(&d->cfg_lock);
+	qsort(mp, nmp, sizeof(mp[0]), by_port);
+	f = open_memstream(buf, len);
+	if (f) {
+		metrics__write(f, rows, n, mp, nmp);
+		err = fclose(f) ? -errno : 0;
+	} else {
+		err = -errno;
+	}
+	free(rows);
+	return err;
+}
+
+static int start_http(struct daemon *d)
+{
+	if (!strcmp(d->cfg.listen, DAEMON_LISTEN_OFF))
+		return 0;
+	d->http = httpd__start(d->cfg.listen, daemon__render_metrics, d);
+	return d->http ? 0 : -errno;
+}
+
 /* The tracker under the pin dir, started and pinned here if there is none. */
 static int attach_tracker(struct daemon *d)
 {
@@ -185,8 +252,10 @@ static void reload(struct daemon *d)
 		memcpy(next->pin_dir, d->cfg.pin_dir, sizeof(next->pin_dir));
 		memcpy(next->state_dir, d->cfg.state_dir, sizeof(next->state_dir));
 		memcpy(next->listen, d->cfg.listen, sizeof(next->listen));
+		pthread_mutex_lock(&d->cfg_lock);
 		d->cfg = *next;
 		daemon__apply_limits(d);
+		pthread_mutex_unlock(&d->cfg_lock);
 		fprintf(stderr, "<5>%s: reloaded, %u limits\n", d->config_path, d->cfg.nlimits);
 	}
 	free(next);
@@ -252,6 +321,8 @@ int daemon__run(struct daemon *d)
 		daemon__apply_limits(d);
 		err = persist__init(d);
 	}
+	if (!err)
+		err = start_http(d);
 	if (!err) {
 		persist__all(d);
 		d->rb = ring_buffer__new(d->t.fd[TM_EVENTS], on_event, d, NULL);
@@ -260,12 +331,15 @@ int daemon__run(struct daemon *d)
 			fprintf(stderr, "connpeak: ring buffer: open failed: %s\n", strerror(-err));
 	}
 	if (!err) {
-		fprintf(stderr, "<6>watching %u limits, history of %u ports saved in %s\n",
-			d->cfg.nlimits, d->t.conf.nports, d->cfg.state_dir);
+		fprintf(stderr, "<6>watching %u limits, history of %u ports saved in %s, "
+			"metrics on %s\n", d->cfg.nlimits, d->t.conf.nports, d->cfg.state_dir,
+			d->cfg.listen);
 		err = event_loop(d, sfd);
 		ring_buffer__consume(d->rb);
 		persist__all(d);
 	}
+	if (d->http)
+		httpd__stop(d->http);
 	ring_buffer__free(d->rb);
 	tracker__close(&d->t);
 	if (sfd >= 0)

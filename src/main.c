@@ -84,7 +84,8 @@ static const struct command commands[] = {
 	  "                       listen = ADDR:PORT, state-dir = DIR, pin-dir = DIR\n"
 	  "  --limit SERVICE=N    limit for a port or service (options win over the file)\n"
 	  "  --warn PCT           warning level in percent of the limit (default 80)\n"
-	  "  --listen ADDR:PORT   metrics address (default 127.0.0.1:9947)\n"
+	  "  --listen ADDR:PORT   serve /metrics for Prometheus there (default\n"
+	  "                       127.0.0.1:19465; off for none)\n"
 	  "  --state-dir DIR      where history is saved (default /var/lib/connpeak)\n" },
 	{ "top", cmd_top, "top [-d SECONDS] [-n COUNT] [--in | --out] [PORT|SERVICE...]",
 	  "Live table, busiest ports first; '*' marks a port standing at its peak.\n"
