@@ -46,8 +46,8 @@ INTEG_TESTS := $(patsubst tests/integration/%.c,$(OUTPUT)/tests/%,\
 	$(wildcard tests/integration/test_*.c))
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
-.PHONY: all clean test unit-test integration-test run deps test-deps install vmlinux bench \
-	bench-smoke
+.PHONY: all clean test unit-test integration-test run deps test-deps install install-test \
+	vmlinux bench bench-smoke
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -108,7 +108,7 @@ integration-test: connpeak $(INTEG_TESTS)
 	$(Q)set -e; for t in $(INTEG_TESTS); do CONNPEAK=$(CURDIR)/connpeak $$t; done
 
 test: test-deps
-	$(Q)$(MAKE) --no-print-directory unit-test integration-test bench-smoke
+	$(Q)$(MAKE) --no-print-directory unit-test integration-test install-test bench-smoke
 
 vmlinux:
 	$(Q)scripts/gen-vmlinux.sh $(VMLINUX_BTF) $(VMLINUX_H)
@@ -116,6 +116,18 @@ vmlinux:
 install: connpeak
 	install -D -m 0755 connpeak $(DESTDIR)$(PREFIX)/sbin/connpeak
 	install -D -m 0644 docs/connpeak.8 $(DESTDIR)$(PREFIX)/share/man/man8/connpeak.8
+	install -D -m 0644 scripts/connpeak.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/connpeak
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/doc/connpeak \
+		scripts/connpeak.conf.example scripts/grafana-dashboard.json
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' scripts/connpeak.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/connpeak.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/connpeak.service
+
+# make install into scratch directories, and check what it put there.
+install-test: connpeak
+	$(Q)scripts/check-install.sh
 
 clean:
 	$(call msg,CLEAN,)
