@@ -174,35 +174,48 @@ static int parse_line(struct daemon_cfg *cfg, char *line, const char **why)
 	return apply(cfg, key, value, why);
 }
 
+static void report_line(const char *path, unsigned int lineno, const char *line,
+			const char *why)
+{
+	int len = strcspn(line, "\n");
+
+	fprintf(stderr, "connpeak: %s:%u: bad line '%.*s': %s\n", path, lineno, len, line, why);
+}
+
 int config__load(const char *path, struct daemon_cfg *cfg)
 {
 	struct daemon_cfg *next = malloc(sizeof(*next));
-	char line[512], copy[512];
+	char *line = NULL, *copy = NULL;
 	const char *why = "";
 	unsigned int lineno = 0;
+	size_t cap = 0;
 	int err = 0;
 	FILE *f;
 
-	if (!next)
-		return -ENOMEM;
-	f = fopen(path, "re");
+	f = next ? fopen(path, "re") : NULL;
 	if (!f) {
-		err = -errno;
+		err = next ? -errno : -ENOMEM;
 		free(next);
 		return err;
 	}
 	*next = *cfg;
-	while (!err && fgets(line, sizeof(line), f)) {
+	while (!err && getline(&line, &cap, f) > 0) {
 		lineno++;
-		snprintf(copy, sizeof(copy), "%s", line);
-		copy[strcspn(copy, "\n")] = '\0';
-		err = parse_line(next, line, &why);
+		free(copy);
+		copy = strdup(line);
+		err = copy ? parse_line(next, line, &why) : -ENOMEM;
 	}
+	if (!err && ferror(f))
+		err = -(errno ? errno : EIO);	/* e.g. EISDIR */
 	fclose(f);
-	if (err)
-		fprintf(stderr, "connpeak: %s:%u: bad line '%s': %s\n", path, lineno, copy, why);
-	else
+	if (err == -EINVAL || err == -E2BIG) {
+		report_line(path, lineno, copy, why);
+		err = -EINVAL;	/* a bad line, whatever made it bad */
+	} else if (!err) {
 		*cfg = *next;
+	}
+	free(line);
+	free(copy);
 	free(next);
 	return err;
 }
