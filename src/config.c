@@ -210,7 +210,6 @@ int config__load(const char *path, struct daemon_cfg *cfg)
 	fclose(f);
 	if (err == -EINVAL || err == -E2BIG) {
 		report_line(path, lineno, copy, why);
-		err = -EINVAL;	/* a bad line, whatever made it bad */
 	} else if (!err) {
 		*cfg = *next;
 	}

@@ -40,7 +40,8 @@ int config__parse_pct(const char *arg, unsigned int *pct);
 /*
  * Read a config file of "key = value" lines (# comments). A bad line is
  * reported as "connpeak: PATH:LINE: ..." and fails the whole file, with
- * cfg unchanged. -ENOENT if the file does not exist (nothing printed).
+ * cfg unchanged: -EINVAL, or -E2BIG for more limits than fit. Other errors
+ * (-ENOENT if the file does not exist, -EISDIR...) print nothing.
  */
 int config__load(const char *path, struct daemon_cfg *cfg);
 /* Values given in over win over those in base; the result is in base. */

@@ -98,7 +98,7 @@ int build_daemon_config(const struct daemon *d, struct daemon_cfg *cfg)
 	err = config__load(d->config_path, cfg);
 	if (err == -ENOENT && !d->config_given)
 		err = 0;
-	else if (err == -ENOENT || (err && err != -EINVAL))
+	else if (err && err != -EINVAL && err != -E2BIG)	/* bad lines are reported */
 		fprintf(stderr, "connpeak: %s: read failed: %s\n", d->config_path, strerror(-err));
 	if (err)
 		return err;
