@@ -33,6 +33,9 @@
 #define PORT_HIST	18106
 #define PORT_CONF	18107
 #define PORT_SELF	18108
+#define PORT_RING	18109
+#define PORT_SUPP	18110
+#define PORT_LAP	18111
 
 #define STR(x)		#x
 #define XSTR(x)		STR(x)
@@ -659,35 +662,39 @@ struct flood_lines {
 	bool saw_last_peak;
 };
 
-static void flood_count(const char *text, struct flood_lines *f, unsigned int last_peak)
+/* Sort the lines about label by kind; the text after "<N>label" is parsed. */
+static void flood_count_label(const char *text, const char *label, struct flood_lines *f,
+			      unsigned int last_peak)
 {
 	static char lines[4096][LINE_MAX_LEN];
-	unsigned long long n;
 	unsigned int count, pct, limit;
+	size_t skip = 3 + strlen(label);
+	unsigned long long n;
 	int nl, i, end;
 	char tail[64];
+	const char *l;
 
 	memset(f, 0, sizeof(*f));
-	nl = alert_lines(text, FLOOD_LABEL, lines, 4096);
+	nl = alert_lines(text, label, lines, 4096);
 	for (i = 0; i < nl; i++) {
+		l = lines[i] + skip;
 		tail[0] = '\0';
 		end = 0;
-		if (sscanf(lines[i], "<4>" FLOOD_LABEL " inbound: %llu alert events suppressed "
+		if (lines[i][1] == '4' && sscanf(l, " inbound: %llu alert events suppressed "
 			   "(over 10 a second%63[)]", &n, tail) == 2 && !strcmp(tail, ")")) {
 			f->suppressed_lines++;
 			f->suppressed += n;
-		} else if (sscanf(lines[i], "<6>" FLOOD_LABEL " inbound: new peak of %u open, "
+		} else if (lines[i][1] == '6' && sscanf(l, " inbound: new peak of %u open, "
 				  "%u%% of limit %u", &count, &pct, &limit) == 3) {
 			f->peak++;
 			f->saw_last_peak |= count == last_peak;
-		} else if (sscanf(lines[i], "<4>" FLOOD_LABEL " inbound: %u open, %u%% of "
-				  "limit %u%n", &count, &pct, &limit, &end) == 3 &&
-			   !lines[i][end]) {
+		} else if (lines[i][1] == '4' && sscanf(l, " inbound: %u open, %u%% of "
+				  "limit %u%n", &count, &pct, &limit, &end) == 3 && !l[end]) {
 			f->level++;
 			f->warn_at = count;
-		} else if (sscanf(lines[i], "<3>" FLOOD_LABEL " inbound: %u open, %u%% of "
+		} else if (lines[i][1] == '3' && sscanf(l, " inbound: %u open, %u%% of "
 				  "limit %u", &count, &pct, &limit) == 3 &&
-			   strstr(lines[i], ": limit reached")) {
+			   strstr(l, ": limit reached")) {
 			f->level++;
 			f->limit_at = count;
 		} else {
@@ -695,6 +702,11 @@ static void flood_count(const char *text, struct flood_lines *f, unsigned int la
 			print_error("unexpected line: %s\n", lines[i]);
 		}
 	}
+}
+
+static void flood_count(const char *text, struct flood_lines *f, unsigned int last_peak)
+{
+	flood_count_label(text, FLOOD_LABEL, f, last_peak);
 }
 
 /* Wait until the log has a line for each event sent. */
@@ -1107,6 +1119,156 @@ static void test_history_of_earlier_run(void **state)
 	}
 }
 
+/*
+ * The current run's saved buckets that have left the kernel's ring (kept
+ * 4 s here) come first in history, the quiet buckets after them hold the
+ * count that stood, then the ring's: one point a second, none twice.
+ */
+static void test_history_joins_saved_and_ring(void **state)
+{
+	static struct saved s[SAVED_MAX];
+	static struct point pts[POINTS_MAX];
+	static char raw[8192];
+	char arg[16], want[24];
+	struct book k = {};
+	struct h_out o;
+	struct pairs p;
+	struct dmn d;
+	int n, i;
+
+	h_require();
+	snprintf(arg, sizeof(arg), "%u", PORT_RING);
+	h_cp(&o, "start", "--bucket", "1", "--keep", "4s", arg, NULL);
+	H_EQ(0, o.status, "start --bucket 1 --keep 4s %u: exit status (stderr: %s)", PORT_RING,
+	     o.err);
+	h_out_free(&o);
+	pairs_init(&p, PORT_RING);
+	daemon_start(&d, "--limit", XSTR(PORT_RING) "=100");
+	bucket_changes(&p, &k, 2, 0);
+	bucket_changes(&p, &k, 1, 0);
+	next_bucket();
+	H_EQ(0, daemon_signal(&d, SIGTERM), "daemon: exit status after SIGTERM");
+	n = saved_read(PORT_RING, s, SAVED_MAX);
+	saved_check_run(s, n, PORT_RING);
+	saved_expect_book(s, n, &k, k.n, PORT_RING);
+
+	/* Until the ring's window (4 buckets) starts two buckets after the last saved one. */
+	while (boot_ns() / NS < s[1].bucket + 6)
+		h_nap_ms(50);
+	n = history_points(PORT_RING, pts, POINTS_MAX, raw, sizeof(raw));
+	if (n < 8)
+		H_FAIL("history: expected a point a second from bucket %llu on, actual %d points: "
+		       "%s", s[0].bucket, n, raw);
+	for (i = 0; i < n; i++) {
+		utc(want, sizeof(want), s[0].wall + i);
+		if (strcmp(pts[i].start, want))
+			H_FAIL("history point %d: expected start %s, actual %s; output: %s", i + 1,
+			       want, pts[i].start, raw);
+		/* 2 open through bucket s[1] (a quiet one between them holds 2), then 3 */
+		H_EQ(s[0].bucket + i < s[1].bucket ? 2 : 3, pts[i].peak, "history point %d (%s): "
+		     "peak", i + 1, pts[i].start);
+	}
+}
+
+/*
+ * A daemon down for longer than the ring (4 s) saves what the ring still
+ * holds, says how many buckets it lost, and writes none twice.
+ */
+static void test_resume_after_ring_lapped(void **state)
+{
+	static struct saved s[SAVED_MAX];
+	char arg[16], want[160], *log;
+	struct book k = {};
+	struct h_out o;
+	struct pairs p;
+	struct dmn d;
+	int n, i, lost;
+
+	h_require();
+	snprintf(arg, sizeof(arg), "%u", PORT_LAP);
+	h_cp(&o, "start", "--bucket", "1", "--keep", "4s", arg, NULL);
+	H_EQ(0, o.status, "start --bucket 1 --keep 4s %u: exit status (stderr: %s)", PORT_LAP,
+	     o.err);
+	h_out_free(&o);
+	pairs_init(&p, PORT_LAP);
+	daemon_start(&d, "--limit", XSTR(PORT_LAP) "=100");
+	bucket_changes(&p, &k, 1, 0);
+	bucket_changes(&p, &k, 1, 0);
+	saved_wait_bucket(PORT_LAP, k.rec[0].bucket);
+	H_EQ(128 + SIGKILL, daemon_signal(&d, SIGKILL), "daemon: exit status after SIGKILL");
+	for (i = 0; i < 6; i++)		/* a change in each of six buckets */
+		bucket_changes(&p, &k, 1, 0);
+	next_bucket();
+
+	daemon_start(&d, "--limit", XSTR(PORT_LAP) "=100");
+	n = saved_read(PORT_LAP, s, SAVED_MAX);
+	saved_check_run(s, n, PORT_LAP);
+	if (n < 2 || n >= k.n)
+		H_FAIL("port %u: expected the first bucket and some of the last saved, some lost; "
+		       "actual %d of %d buckets saved", PORT_LAP, n, k.n);
+	/* The first bucket, then the newest ones, exactly as booked. */
+	H_EQ(k.rec[0].bucket, s[0].bucket, "port %u, saved line 1: bucket", PORT_LAP);
+	lost = k.n - n;
+	for (i = 1; i < n; i++) {
+		H_EQ(k.rec[i + lost].bucket, s[i].bucket, "port %u, saved line %d: bucket",
+		     PORT_LAP, i + 1);
+		H_EQ(k.rec[i + lost].start, s[i].start, "port %u, bucket %llu: start", PORT_LAP,
+		     s[i].bucket);
+		H_EQ(k.rec[i + lost].peak, s[i].peak, "port %u, bucket %llu: peak", PORT_LAP,
+		     s[i].bucket);
+	}
+	/* Every booked bucket changed the count, so the lost ones are the buckets between. */
+	snprintf(want, sizeof(want), "<4>history of port %u: %llu buckets were overwritten in "
+		 "the kernel before they could be saved\n", PORT_LAP,
+		 s[1].bucket - s[0].bucket - 1);
+	log = log_text(&d);
+	if (!strstr(log, want))
+		H_FAIL("expected the line '%s', log: %s", want, log_tail(log));
+	free(log);
+	H_EQ(0, daemon_signal(&d, SIGTERM), "daemon: exit status after SIGTERM");
+}
+
+/*
+ * Events suppressed before a reload are still reported with the next line
+ * of the port: a reload that keeps the limit loses no count.
+ */
+static void test_reload_keeps_suppressed(void **state)
+{
+	struct connpeak_alert a;
+	struct flood_lines f;
+	struct pairs p;
+	struct dmn d;
+	char *text;
+	int i;
+
+	h_require();
+	start_tracker(PORT_SUPP);
+	write_file(conf_path, "limit." XSTR(PORT_SUPP) " = 1000\n");
+	daemon_start_(H_HERE, &d, NULL);
+	pairs_init(&p, PORT_SUPP);
+	next_bucket();
+	for (i = 0; i < 30; i++)	/* 30 new peaks at once: 10 sent, the rest not */
+		pair_open(&p, NULL);
+	read_alert(PORT_SUPP, &a);
+	if (!a.suppressed)
+		H_FAIL("30 new peaks at once: none suppressed (sent %llu)",
+		       (unsigned long long)a.sent);
+	log_wait(&d, "inbound: new peak of ", (int)a.sent);
+
+	reload(&d, "limit." XSTR(PORT_SUPP) " = 1000\n", "reloaded, 1 limits", 1);
+	next_bucket();
+	pair_open(&p, NULL);
+	log_wait(&d, "inbound: new peak of 31 open", 1);
+	read_alert(PORT_SUPP, &a);
+	H_EQ(0, daemon_signal(&d, SIGTERM), "daemon: exit status after SIGTERM");
+	text = log_text(&d);
+	flood_count_label(text, "port " XSTR(PORT_SUPP), &f, 31);
+	free(text);
+	H_EQ(a.sent, f.peak, "new peak lines vs events sent");
+	H_EQ(a.suppressed, f.suppressed, "suppressed events reported in the log (summed) vs the "
+	     "kernel's counter, across a reload");
+}
+
 /* Without a pinned tracker the daemon starts one, seeds it and leaves it pinned. */
 static void test_starts_tracker(void **state)
 {
@@ -1163,7 +1325,10 @@ int main(void)
 		D_TEST(test_reload),
 		D_TEST(test_term_keeps_tracker),
 		D_TEST(test_history_of_earlier_run),
+		D_TEST(test_history_joins_saved_and_ring),
+		D_TEST(test_resume_after_ring_lapped),
 		D_TEST(test_starts_tracker),
+		D_TEST(test_reload_keeps_suppressed),
 		D_TEST(test_limit_count),
 	};
 
