@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -22,6 +23,16 @@ static const struct limit_cfg *limit_for(const struct daemon_cfg *cfg, unsigned 
 		if (cfg->limits[i].port == port && cfg->limits[i].limit)
 			return &cfg->limits[i];
 	return NULL;
+}
+
+/* Ports with a limit; a warn.SERVICE line alone gives none. */
+static unsigned int count_limits(const struct daemon_cfg *cfg)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < cfg->nlimits; i++)
+		n += cfg->limits[i].limit != 0;
+	return n;
 }
 
 /* A free alert entry, its counters cleared; -1 if all are taken. */
@@ -59,15 +70,18 @@ void daemon__apply_limits(struct daemon *d)
 		}
 		if (!l)
 			continue;
-		if (idx < 0 && (idx = alert_take(&d->t)) < 0) {
-			fprintf(stderr, "<3>limit for port %u: no free alert entry\n", port);
-			continue;
+		if (idx < 0) {
+			idx = alert_take(&d->t);
+			if (idx < 0) {
+				fprintf(stderr, "<3>limit for port %u: no free alert entry\n", port);
+				continue;
+			}
+			d->reported[idx] = 0;
 		}
 		a = &d->t.alerts[idx];
 		a->warn = config__warn_level(&d->cfg, l);
 		a->hyst = l->limit / 20 ? l->limit / 20 : 1;
 		__atomic_store_n(&a->limit, l->limit, __ATOMIC_SEQ_CST);
-		d->reported[idx] = a->suppressed;
 		__atomic_store_n(&d->t.alert_index[port], idx + 1, __ATOMIC_SEQ_CST);
 	}
 }
@@ -82,6 +96,29 @@ static const char *port_label(unsigned int port)
 		snprintf(buf, sizeof(buf), "%s (%u)", name, port);
 	else
 		snprintf(buf, sizeof(buf), "port %u", port);
+	return buf;
+}
+
+/*
+ * Events wait in the ring buffer while no daemon runs: say when an event
+ * that is not fresh happened.
+ */
+static const char *when(const struct connpeak_event *e)
+{
+	static char buf[48];
+	struct timespec boot, real;
+	__u64 age_ns;
+	time_t at;
+	struct tm tm;
+
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	clock_gettime(CLOCK_REALTIME, &real);
+	age_ns = (__u64)boot.tv_sec * 1000000000ULL + boot.tv_nsec - e->time_ns;
+	if (age_ns < 2000000000ULL)
+		return "";
+	at = real.tv_sec - (time_t)(age_ns / 1000000000ULL);
+	localtime_r(&at, &tm);
+	strftime(buf, sizeof(buf), " (at %Y-%m-%d %H:%M:%S)", &tm);
 	return buf;
 }
 
@@ -100,8 +137,8 @@ static void log_level(const struct connpeak_event *e)
 	} else if (e->old_level == CONNPEAK_LEVEL_LIMIT) {
 		tail = ": back below the limit";
 	}
-	fprintf(stderr, "<%d>%s inbound: %u open, %u%% of limit %u%s\n", prio,
-		port_label(e->port), e->count, pct, e->limit, tail);
+	fprintf(stderr, "<%d>%s inbound: %u open, %u%% of limit %u%s%s\n", prio,
+		port_label(e->port), e->count, pct, e->limit, tail, when(e));
 }
 
 static void report_suppressed(struct daemon *d, const struct connpeak_event *e)
@@ -131,9 +168,10 @@ static int on_event(void *ctx, void *data, size_t size)
 		break;
 	case CONNPEAK_EV_PEAK:
 		report_suppressed(d, e);
-		fprintf(stderr, "<6>%s inbound: new peak of %u open, %u%% of limit %u\n",
+		fprintf(stderr, "<6>%s inbound: new peak of %u open, %u%% of limit %u%s\n",
 			port_label(e->port), e->count,
-			(unsigned int)((unsigned long long)e->count * 100 / e->limit), e->limit);
+			(unsigned int)((unsigned long long)e->count * 100 / e->limit), e->limit,
+			when(e));
 		break;
 	case CONNPEAK_EV_BUCKET:
 		idx = hist_index_of(&d->t, e->port);
@@ -256,7 +294,8 @@ static void reload(struct daemon *d)
 		d->cfg = *next;
 		daemon__apply_limits(d);
 		pthread_mutex_unlock(&d->cfg_lock);
-		fprintf(stderr, "<5>%s: reloaded, %u limits\n", d->config_path, d->cfg.nlimits);
+		fprintf(stderr, "<5>%s: reloaded, %u limits\n", d->config_path,
+			count_limits(&d->cfg));
 	}
 	free(next);
 }
@@ -332,8 +371,8 @@ int daemon__run(struct daemon *d)
 	}
 	if (!err) {
 		fprintf(stderr, "<6>watching %u limits, history of %u ports saved in %s, "
-			"metrics on %s\n", d->cfg.nlimits, d->t.conf.nports, d->cfg.state_dir,
-			d->cfg.listen);
+			"metrics on %s\n", count_limits(&d->cfg), d->t.conf.nports,
+			d->cfg.state_dir, d->cfg.listen);
 		err = event_loop(d, sfd);
 		ring_buffer__consume(d->rb);
 		persist__all(d);

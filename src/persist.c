@@ -72,8 +72,11 @@ static size_t format_range(struct daemon *d, __u32 idx, __u64 *next, __u64 upto,
 		if (__atomic_load_n(&rec->bucket, __ATOMIC_ACQUIRE) != b)
 			continue;	/* no change in that bucket */
 		r.bucket = b;
-		r.peak = rec->peak;
-		r.start = rec->start;
+		r.peak = __atomic_load_n(&rec->peak, __ATOMIC_RELAXED);
+		r.start = __atomic_load_n(&rec->start, __ATOMIC_RELAXED);
+		/* The kernel may be reusing the record for a newer lap. */
+		if (__atomic_load_n(&rec->bucket, __ATOMIC_ACQUIRE) != b)
+			continue;
 		r.wall_start = (now_real - (now_boot - b * conf->bucket_ns)) / 1000000000ULL;
 		used += statefile__format(buf + used, len - used, &r);
 	}
