@@ -6,8 +6,9 @@ set -eu
 
 build_pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev pkg-config make gcc bpftool
 	netbase"
-# prometheus brings promtool, which checks the exposition format; jq checks JSON.
-test_pkgs="libcmocka-dev iproute2 lsof libbpf-tools prometheus jq"
+# prometheus brings promtool, which checks the exposition format; jq checks JSON;
+# libclang-rt-14-dev has the libFuzzer and sanitizer runtimes for tests/fuzz/.
+test_pkgs="libcmocka-dev iproute2 lsof libbpf-tools prometheus jq libclang-rt-14-dev"
 bench_pkgs="gnuplot-nox"
 
 case "${1:-build}" in
