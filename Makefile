@@ -184,3 +184,8 @@ test-known: connpeak $(OUTPUT)/tests/test_badinput $(FUZZ_BINS)
 		|| st=1; tests/fuzz/run.sh $(FUZZ_DIR) known $(FUZZ_NAMES) || st=1; exit $$st
 
 test: fuzz-brief
+
+# The soak of tests/integration/test_stress.c for DURATION seconds (make test: 12).
+DURATION ?= 60
+stress: connpeak $(OUTPUT)/tests/test_stress
+	$(Q)CONNPEAK=$(CURDIR)/connpeak STRESS_SECONDS=$(DURATION) $(OUTPUT)/tests/test_stress
