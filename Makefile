@@ -141,6 +141,13 @@ bench: connpeak
 bench-smoke: connpeak
 	$(Q)scripts/bench.sh smoke
 
+# --- integration tests on Debian 12's kernel under qemu (scripts/vmtest.sh) ---
+.PHONY: vmtest
+vmtest:
+	$(Q)scripts/install-deps.sh test
+	$(Q)$(MAKE) --no-print-directory connpeak $(INTEG_TESTS)
+	$(Q)OUTPUT=$(OUTPUT) scripts/vmtest.sh $(CURDIR)/connpeak $(INTEG_TESTS)
+
 # --- robustness checks: fuzzing, soak, faults, sanitizers, static analysis ---
 # libFuzzer targets in tests/fuzz/, each linking the src/ files it exercises.
 FUZZ_CC ?= clang-14
