@@ -196,3 +196,8 @@ test: fuzz-brief
 DURATION ?= 60
 stress: connpeak $(OUTPUT)/tests/test_stress
 	$(Q)CONNPEAK=$(CURDIR)/connpeak STRESS_SECONDS=$(DURATION) $(OUTPUT)/tests/test_stress
+
+# tests/integration/test_faults.c in full: start killed at each of its bpf() calls
+# and at 50 random moments (FAULT_KILLS), 11 memory limits (make test: a short form).
+faults: connpeak $(OUTPUT)/tests/test_faults
+	$(Q)CONNPEAK=$(CURDIR)/connpeak FAULT_FULL=1 $(OUTPUT)/tests/test_faults
