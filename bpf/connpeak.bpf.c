@@ -338,7 +338,11 @@ static __always_inline void count_change(__u8 dir, __u16 port, int opening)
 
 	if (!s)
 		return;
-	if (hidx)
+	/*
+	 * History begins once the walk has counted what was open: a bucket
+	 * recorded while it ran would miss the connections not reached yet.
+	 */
+	if (hidx && !ctl_seeding)
 		moved = hist_step(s, hidx - 1, opening, &old, &new, &rolled);
 	else
 		moved = cas_step(s, opening, &old, &new);

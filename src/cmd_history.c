@@ -121,7 +121,7 @@ static struct hist_point *join_saved(const struct tracker *t, const struct hist_
 	    statefile__read(state_dir, t->conf.ports[idx], &recs, &nrecs))
 		return ring;
 	first = hist_first_bucket(v);
-	saved = hist_saved(recs, nrecs, boot_id, v->start_ns, first,
+	saved = hist_saved(recs, nrecs, boot_id, t->stats[CONNPEAK_STAT_START_NS], first,
 			   hist_standing_at(v, idx, first, ring[0].peak), &all);
 	free(recs);
 	if (saved <= 0)
@@ -143,7 +143,7 @@ struct hist_point *port_points(const struct tracker *t, __u32 idx, const char *s
 		.ring = t->hist,
 		.nbuckets = t->conf.nbuckets,
 		.bucket_ns = t->conf.bucket_ns,
-		.start_ns = t->stats[CONNPEAK_STAT_START_NS],
+		.start_ns = t->stats[CONNPEAK_STAT_HIST_START_NS],
 		.now_boot_ns = clock_ns(CLOCK_BOOTTIME),
 		.now_real_ns = clock_ns(CLOCK_REALTIME),
 	};

@@ -32,6 +32,7 @@ int persist__init(struct daemon *d)
 {
 	const struct connpeak_hist_conf *conf = &d->t.conf;
 	__u64 run = d->t.stats[CONNPEAK_STAT_START_NS];
+	__u64 first = d->t.stats[CONNPEAK_STAT_HIST_START_NS] / d->t.conf.bucket_ns;
 	struct state_rec *recs;
 	size_t n;
 	__u32 i;
@@ -41,7 +42,7 @@ int persist__init(struct daemon *d)
 	if (!err && (err = statefile__boot_id(d->boot_id, sizeof(d->boot_id))))
 		fprintf(stderr, "connpeak: boot id: read failed: %s\n", strerror(-err));
 	for (i = 0; !err && i < conf->nports; i++) {
-		d->persisted[i] = run / conf->bucket_ns - 1;
+		d->persisted[i] = first - 1;
 		if (statefile__read(d->cfg.state_dir, conf->ports[i], &recs, &n))
 			continue;
 		if (statefile__last_bucket(recs, n, d->boot_id, run) >= 0)

@@ -269,9 +269,11 @@ static int configure_history(struct tracker *t, const struct load_opts *o)
 	skel->rodata->hist_nbuckets = o->nbuckets;
 	for (i = 0; i < conf->nports; i++)
 		skel->rodata->hist_index[conf->ports[i]] = i + 1;
+	/* Without history ports the ring is never touched: keep it one record. */
 	err = bpf_map__set_max_entries(skel->maps.hist_locks, n);
 	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.hist, n * o->nbuckets);
+		err = bpf_map__set_max_entries(skel->maps.hist,
+					       conf->nports ? n * o->nbuckets : 1);
 	return err;
 }
 
@@ -349,6 +351,7 @@ int tracker__load(struct tracker *t, const struct load_opts *o)
 	err = attach_tracepoint(t);
 	if (!err)
 		err = seed(t, o->all_netns);
+	t->stats[CONNPEAK_STAT_HIST_START_NS] = boottime_ns();
 	__atomic_store_n(&t->skel->bss->ctl_seeding, 0, __ATOMIC_SEQ_CST);
 	return err;
 }
