@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
+#include "httpd.h"
 #include "opts.h"
 
 static struct limit_cfg *limit_slot(struct daemon_cfg *cfg, unsigned int port)
@@ -104,6 +105,25 @@ static int set_string(char *dst, size_t len, const char *value, bool *set, const
 	return 0;
 }
 
+int config__check_listen(const char *value)
+{
+	struct sockaddr_storage addr;
+	socklen_t len;
+
+	if (!strcmp(value, "off"))
+		return 0;
+	return httpd__parse_listen(value, &addr, &len) ? -EINVAL : 0;
+}
+
+static int set_listen(struct daemon_cfg *cfg, const char *value, const char **why)
+{
+	if (config__check_listen(value)) {
+		*why = "expected ADDR:PORT, [ADDR]:PORT or off";
+		return -EINVAL;
+	}
+	return set_string(cfg->listen, sizeof(cfg->listen), value, &cfg->listen_set, why);
+}
+
 /* warn.SERVICE = PCT: the warning level of one port. */
 static int port_warn(struct daemon_cfg *cfg, const char *name, const char *value,
 		     const char **why)
@@ -144,7 +164,7 @@ static int apply(struct daemon_cfg *cfg, const char *key, const char *value, con
 		return config__parse_pct(value, &cfg->warn_pct);
 	}
 	if (!strcmp(key, "listen"))
-		return set_string(cfg->listen, sizeof(cfg->listen), value, &cfg->listen_set, why);
+		return set_listen(cfg, value, why);
 	if (!strcmp(key, "state-dir"))
 		return set_string(cfg->state_dir, sizeof(cfg->state_dir), value,
 				  &cfg->state_dir_set, why);

@@ -46,6 +46,8 @@ int config__parse_pct(const char *arg, unsigned int *pct);
 int config__load(const char *path, struct daemon_cfg *cfg);
 /* Values given in over win over those in base; the result is in base. */
 void config__merge(struct daemon_cfg *base, const struct daemon_cfg *over);
+/* 0 if value is "off" or an address httpd__parse_listen() takes, else -EINVAL. */
+int config__check_listen(const char *value);
 /* Warning level for a limit: ceil(limit * pct / 100), at least 1. */
 unsigned int config__warn_level(const struct daemon_cfg *cfg, const struct limit_cfg *l);
 

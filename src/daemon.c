@@ -18,6 +18,14 @@
 #include "services.h"
 #include "tracker.h"
 
+static int bad_daemon_value(int c, const struct option *opts, const char *why)
+{
+	for (; opts->name && opts->val != c; opts++)
+		;
+	fprintf(stderr, "connpeak daemon: bad --%s '%s': %s\n", opts->name ?: "?", optarg, why);
+	return EXIT_USAGE;
+}
+
 static int parse_daemon(int argc, char **argv, struct daemon *d)
 {
 	static const struct option longopts[] = {
@@ -39,29 +47,26 @@ static int parse_daemon(int argc, char **argv, struct daemon *d)
 		if (c == 'c') {
 			d->config_path = optarg;
 			d->config_given = true;
-		} else if (c == 'l' && config__add_limit(&d->opts, optarg, &why)) {
-			fprintf(stderr, "connpeak daemon: bad --limit '%s': %s\n", optarg, why);
-			return EXIT_USAGE;
+		} else if (c == 'l') {
+			config__add_limit(&d->opts, optarg, &why);
 		} else if (c == 'w') {
 			d->opts.warn_set = true;
 			if (config__parse_pct(optarg, &d->opts.warn_pct))
 				why = "expected a percentage from 1 to 100";
 		} else if (c == 'L') {
-			d->opts.listen_set = snprintf(d->opts.listen, sizeof(d->opts.listen), "%s",
-						      optarg) < (int)sizeof(d->opts.listen);
-			why = d->opts.listen_set ? NULL : "too long";
+			d->opts.listen_set = !config__check_listen(optarg) &&
+				snprintf(d->opts.listen, sizeof(d->opts.listen), "%s", optarg) <
+				(int)sizeof(d->opts.listen);
+			why = d->opts.listen_set ? NULL : "expected ADDR:PORT, [ADDR]:PORT or off";
 		} else if (c == 's') {
 			d->opts.state_dir_set = optarg[0] && snprintf(d->opts.state_dir,
 				sizeof(d->opts.state_dir), "%s", optarg) < PATH_MAX;
 			why = d->opts.state_dir_set ? NULL : "empty or too long";
-		} else if (c != 'l' && !common_option(c, &o, "daemon", &status)) {
+		} else if (!common_option(c, &o, "daemon", &status)) {
 			return bad_option("daemon", argv, c);
 		}
-		if (why) {
-			fprintf(stderr, "connpeak daemon: bad %s '%s': %s\n", argv[optind - 1],
-				optarg, why);
-			return EXIT_USAGE;
-		}
+		if (why)
+			return bad_daemon_value(c, longopts, why);
 	}
 	if (status != PROCEED)
 		return status;
@@ -71,18 +76,6 @@ static int parse_daemon(int argc, char **argv, struct daemon *d)
 	}
 	d->verbose = o.verbose;
 	return no_operands("daemon", argc, argv) ?: PROCEED;
-}
-
-static int check_listen(const char *listen, const char *from)
-{
-	struct sockaddr_storage addr;
-	socklen_t len;
-
-	if (!strcmp(listen, DAEMON_LISTEN_OFF) || !httpd__parse_listen(listen, &addr, &len))
-		return 0;
-	fprintf(stderr, "connpeak daemon: bad listen address '%s' (from %s): expected "
-		"ADDR:PORT, [ADDR]:PORT or off\n", listen, from);
-	return -EINVAL;
 }
 
 /* Defaults, then the config file, then the command line. */
@@ -103,7 +96,7 @@ int build_daemon_config(const struct daemon *d, struct daemon_cfg *cfg)
 	if (err)
 		return err;
 	config__merge(cfg, &d->opts);
-	return check_listen(cfg->listen, d->opts.listen_set ? "--listen" : d->config_path);
+	return 0;
 }
 
 int cmd_daemon(int argc, char **argv)

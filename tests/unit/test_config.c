@@ -379,7 +379,9 @@ static void test_load_bad_lines(void **state)
 		{ "warn = 0\n", 1, "warn = 0", PCT_WHY, -EINVAL },
 		{ "warn.smtp = 0%\n", 1, "warn.smtp = 0%", PCT_WHY, -EINVAL },
 		{ "warn.nosuch = 50\n", 1, "warn.nosuch = 50", PORT_WHY, -EINVAL },
-		{ "listen =\n", 1, "listen =", "empty or too long", -EINVAL },
+		{ "listen =\n", 1, "listen =", "expected ADDR:PORT, [ADDR]:PORT or off", -EINVAL },
+		{ "listen = not-an-address\n", 1, "listen = not-an-address",
+		  "expected ADDR:PORT, [ADDR]:PORT or off", -EINVAL },
 		{ "\n\n\nstate-dir =   \n", 4, "state-dir =   ", "empty or too long", -EINVAL },
 		{ "pin-dir = # only a comment\n", 1, "pin-dir = # only a comment",
 		  "empty or too long", -EINVAL },
@@ -387,7 +389,7 @@ static void test_load_bad_lines(void **state)
 		  "012345678901234567890123456789012345678901234567890123456789\n", 1,
 		  "listen = 0123456789012345678901234567890123456789012345678901234567890123456789"
 		  "012345678901234567890123456789012345678901234567890123456789",
-		  "empty or too long", -EINVAL },
+		  "expected ADDR:PORT, [ADDR]:PORT or off", -EINVAL },
 	};
 	size_t i;
 
