@@ -19,8 +19,6 @@
 
 #define CAS_TRIES	16
 
-#define barrier() asm volatile("" ::: "memory")
-
 /* Network namespace inode to count in; 0 counts every namespace. */
 const volatile __u32 filter_netns = 0;
 
@@ -198,8 +196,8 @@ static __always_inline int hist_step(struct connpeak_slot *s, __u32 hidx, int op
 			if (rec->bucket != b) {
 				rec->start = cur_old;
 				rec->peak = cur_old > cur_new ? cur_old : cur_new;
-				barrier();
-				rec->bucket = b;
+				/* An exchange orders the stores before it, on every arch. */
+				__sync_lock_test_and_set(&rec->bucket, b);
 			} else if (cur_new > rec->peak) {
 				rec->peak = cur_new;
 			}

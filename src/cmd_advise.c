@@ -114,9 +114,14 @@ static void print_table(const struct service_advice *sa, size_t n, unsigned long
 	       "LIMIT", "NOTE");
 	for (i = 0; i < n; i++) {
 		label = label_of(sa[i].port);
-		printf("%-16.16s %5u %8u  %02d:00      %10u ", label ? label : "-", sa[i].port,
-		       sa[i].a.peak, sa[i].a.usual_hour < 0 ? 0 : sa[i].a.usual_hour,
-		       sa[i].a.limit);
+		printf("%-16.16s %5u %8u  ", label ? label : "-", sa[i].port, sa[i].a.peak);
+		if (sa[i].a.usual_hour >= 0)
+			printf("%02d:00      ", sa[i].a.usual_hour);
+		else
+			printf("%-11s", "-");
+		printf("%10u ", sa[i].a.limit);
+		if (!sa[i].a.peak)
+			printf(" no connection open in the history kept");
 		if (sa[i].a.changed)
 			printf(" pattern changed: last 24 h peak %u, days before %u (+%lu%%)",
 			       sa[i].a.recent_peak, sa[i].a.earlier_peak, headroom);
@@ -141,9 +146,14 @@ static void print_json(const struct service_advice *sa, size_t n, unsigned long 
 			printf("\"%s\"", label);
 		else
 			fputs("null", stdout);
-		printf(",\"peak\":%u,\"usual_hour\":%d,\"headroom_pct\":%lu,\"limit\":%u,"
-		       "\"pattern_changed\":%s,\"users_start\":", sa[i].a.peak, sa[i].a.usual_hour,
-		       headroom, sa[i].a.limit, sa[i].a.changed ? "true" : "false");
+		printf(",\"peak\":%u,\"usual_hour\":", sa[i].a.peak);
+		if (sa[i].a.usual_hour >= 0)
+			printf("%d", sa[i].a.usual_hour);
+		else
+			fputs("null", stdout);
+		printf(",\"headroom_pct\":%lu,\"limit\":%u,\"pattern_changed\":%s,"
+		       "\"users_start\":", headroom, sa[i].a.limit,
+		       sa[i].a.changed ? "true" : "false");
 		if (sa[i].users_start)
 			printf("%lu}", sa[i].users_start);
 		else
