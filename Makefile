@@ -186,9 +186,10 @@ fuzz-known: $(FUZZ_BINS)
 	$(Q)tests/fuzz/run.sh $(FUZZ_DIR) known $(FUZZ_NAMES)
 
 # Cases of reported bugs not fixed yet (skipped in make test): fails until they are.
-test-known: connpeak $(OUTPUT)/tests/test_badinput $(FUZZ_BINS)
-	$(Q)st=0; CONNPEAK=$(CURDIR)/connpeak CONNPEAK_KNOWN_BUGS=1 $(OUTPUT)/tests/test_badinput \
-		|| st=1; tests/fuzz/run.sh $(FUZZ_DIR) known $(FUZZ_NAMES) || st=1; exit $$st
+test-known: connpeak $(OUTPUT)/tests/test_badinput $(OUTPUT)/tests/test_faults $(FUZZ_BINS)
+	$(Q)st=0; export CONNPEAK=$(CURDIR)/connpeak CONNPEAK_KNOWN_BUGS=1; \
+	for t in test_badinput test_faults; do $(OUTPUT)/tests/$$t || st=1; done; \
+	tests/fuzz/run.sh $(FUZZ_DIR) known $(FUZZ_NAMES) || st=1; exit $$st
 
 test: fuzz-brief
 

@@ -760,16 +760,18 @@ struct checkpoint {
 /* The current bucket's peak of port_a in history is at least what is open now. */
 static void check_history_now(int open_in)
 {
+	const char *last, *peak;
 	struct h_out o;
-	const char *last;
 
 	h_cp(&o, "history", "--json", "--by", "bucket", "--state-dir", state_dir, "16001", NULL);
 	last = o.status == 0 ? strrchr(o.out, '{') : NULL;
-	if (!last || !strstr(last, "\"peak\":"))
+	peak = last ? strstr(last, "\"peak\":") : NULL;
+	if (!peak)
 		H_FAIL("history --json 16001: exit status %d, output %.300s %s", o.status, o.out,
 		       o.err);
-	H_LE(strtoll(strstr(last, "\"peak\":") + 7, NULL, 10), open_in,
-	     "port 16001 in: open now against the current bucket's peak in history");
+	else
+		H_LE(strtoll(peak + 7, NULL, 10), open_in,
+		     "port 16001 in: open now against the current bucket's peak in history");
 	h_out_free(&o);
 }
 
