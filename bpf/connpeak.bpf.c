@@ -117,14 +117,14 @@ static __always_inline void stat_inc(__u32 idx)
 		__sync_fetch_and_add(v, 1);
 }
 
-static __always_inline struct connpeak_slot *slot_get(__u8 dir, __u16 port)
+static __always_inline struct connpeak_slot *slot_get(__u8 dir, __u32 port)
 {
 	__u32 idx = (__u32)dir * CONNPEAK_NR_PORTS + port;
 
 	return bpf_map_lookup_elem(&slots, &idx);
 }
 
-static __always_inline void used_mark(__u8 dir, __u16 port)
+static __always_inline void used_mark(__u8 dir, __u32 port)
 {
 	__u32 idx = ((__u32)dir * CONNPEAK_NR_PORTS + port) / 64;
 	__u64 *w = bpf_map_lookup_elem(&used, &idx);
@@ -299,7 +299,7 @@ static __always_inline void send_event(struct connpeak_alert *a, __u16 port, __u
 }
 
 /* A level crossed, up or back down, and a new peak, on a port with a limit. */
-static __always_inline void alert_check(__u16 port, __u32 cur, int new_peak)
+static __always_inline void alert_check(__u32 port, __u32 cur, int new_peak)
 {
 	__u32 idx = alert_index[port], lvl, next;
 	struct connpeak_alert *a;
@@ -322,12 +322,26 @@ static __always_inline void alert_check(__u16 port, __u32 cur, int new_peak)
 }
 
 /*
+ * A port as an index the verifier can bound. Before Linux 7.0 it forgets the
+ * range of a byte-swapped value, so a port from bpf_ntohs() indexes an array
+ * "unbounded" there; the mask, kept out of the compiler's reach, restores it.
+ */
+static __always_inline __u32 port_bound(__u16 port)
+{
+	__u32 p = port;
+
+	asm volatile("" : "+r"(p));
+	return p & 0xffff;
+}
+
+/*
  * Count one connection opening (or closing) on (dir, port). The current
  * count and the peak change in one compare-and-swap, so no peak can slip
  * between two reads; a count never goes below zero.
  */
-static __always_inline void count_change(__u8 dir, __u16 port, int opening)
+static __always_inline void count_change(__u8 dir, __u16 port16, int opening)
 {
+	__u32 port = port_bound(port16);
 	struct connpeak_slot *s = slot_get(dir, port);
 	__u16 hidx = dir == CONNPEAK_DIR_IN ? hist_index[port] : 0;
 	__u64 old = 0, new = 0;
