@@ -127,7 +127,7 @@ static unsigned int held_port;
 
 static void hold_many(unsigned int port)
 {
-	char addr[16];
+	char addr[32];
 	int i;
 
 	held_port = port;
