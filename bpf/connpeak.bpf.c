@@ -162,6 +162,8 @@ static __always_inline struct connpeak_sock *sock_state(const struct sock *sk, i
 	return st;
 }
 
+#include "clients.bpf.h"
+
 static __always_inline void on_open(const struct sock *sk, int oldstate)
 {
 	struct connpeak_sock *st = sock_state(sk, 0);
@@ -185,13 +187,17 @@ static __always_inline void on_open(const struct sock *sk, int oldstate)
 		if (__sync_lock_test_and_set(&st->state, CONNPEAK_SK_COUNTED) ==
 		    CONNPEAK_SK_COUNTED)
 			return;
+		st->flags &= ~CONNPEAK_SK_NO_CLIENT;
 	}
 	slot_open(dir, port);
+	if (client_on && dir == CONNPEAK_DIR_IN)
+		client_open(sk, port, st);
 }
 
 static __always_inline void on_close(const struct sock *sk)
 {
 	struct connpeak_sock *st = sock_state(sk, 0);
+	__u16 port;
 	__u8 dir;
 
 	/*
@@ -204,13 +210,20 @@ static __always_inline void on_close(const struct sock *sk)
 			return;
 	}
 	if (st) {
-		if (__sync_lock_test_and_set(&st->state, CONNPEAK_SK_CLOSED) ==
+		if (__sync_lock_test_and_set(&st->state, CONNPEAK_SK_CLOSED) !=
 		    CONNPEAK_SK_COUNTED)
-			slot_close(st->dir, st->port);
+			return;
+		slot_close(st->dir, st->port);
+		if (client_on && st->dir == CONNPEAK_DIR_IN &&
+		    !(st->flags & CONNPEAK_SK_NO_CLIENT))
+			client_close(sk, st->port);
 		return;
 	}
 	dir = guess_dir(sk);
-	slot_close(dir, port_of(sk, dir));
+	port = port_of(sk, dir);
+	slot_close(dir, port);
+	if (client_on && dir == CONNPEAK_DIR_IN)
+		client_close(sk, port);
 }
 
 static __always_inline int is_open_state(int state)
@@ -280,6 +293,8 @@ int seed(struct bpf_iter__tcp *ctx)
 	    CONNPEAK_SK_UNSEEN)
 		return 0;
 	slot_open(dir, st->port);
+	if (client_on && dir == CONNPEAK_DIR_IN)
+		client_open(sk, st->port, st);
 	stat_inc(CONNPEAK_STAT_SEEDED);
 	return 0;
 }

@@ -40,6 +40,14 @@ enum connpeak_stat {
 	CONNPEAK_STAT_STORAGE_FAIL,	/* socket storage could not be created */
 	CONNPEAK_STAT_UNMATCHED_CLOSE,	/* close of a socket never counted, not subtracted */
 	CONNPEAK_STAT_CAS_GIVEUP,	/* update lost to extreme contention */
+	CONNPEAK_STAT_CLIENT_CAPACITY,	/* --clients as given to start; 0: off */
+	CONNPEAK_STAT_CLIENT_PREFIX,	/* IPv4 prefix length | IPv6 prefix length << 8 */
+	CONNPEAK_STAT_CLIENT_OVERFLOW,	/* inbound connections not attributed to a client */
+	CONNPEAK_STAT_CLIENT_OVERFLOW_UNKEYED, /* ... of which on no per-port counter */
+	CONNPEAK_STAT_CLIENT_EVICTED,	/* idle client entries dropped to make room */
+	CONNPEAK_STAT_CLIENT_SCANS,	/* searches of the client table for idle entries */
+	CONNPEAK_STAT_CLIENT_UNMARKED,	/* unattributed sockets that could not be marked */
+	CONNPEAK_STAT_CLIENT_UNMATCHED,	/* close that found no client entry to subtract from */
 	CONNPEAK_NR_STATS,
 };
 
@@ -51,6 +59,7 @@ enum connpeak_sock_state {
 };
 
 #define CONNPEAK_SK_ACTIVE	1	/* flag: went SYN_SENT -> SYN_RECV (simultaneous open) */
+#define CONNPEAK_SK_NO_CLIENT	2	/* flag: inbound, counted in no client entry */
 
 struct connpeak_sock {
 	__u32 state;		/* enum connpeak_sock_state, changed by compare-and-swap */
@@ -58,5 +67,46 @@ struct connpeak_sock {
 	__u8 dir;
 	__u8 flags;
 };
+
+/*
+ * Per-client tracking of inbound connections. A client is the remote address,
+ * cut to a prefix length chosen at start, of connections to one local port.
+ * IPv4-mapped IPv6 addresses are stored as IPv4.
+ */
+#define CONNPEAK_FAMILY_IPV4	4
+#define CONNPEAK_FAMILY_IPV6	6
+
+struct connpeak_client_key {
+	__be32 addr[4];		/* IPv4 in addr[0], the rest zero; host bits zero */
+	__u16 port;		/* local port */
+	__u8 family;		/* CONNPEAK_FAMILY_* */
+	__u8 prefix;		/* prefix length the address was cut to */
+};
+
+/*
+ * A client entry stays in the table when its last connection closes, until
+ * the table needs the room. state packs current, peak and a fingerprint of
+ * the key, so that one compare-and-swap changes current and peak together and
+ * fails on an entry that was freed and reused for another key meanwhile. DEAD
+ * marks an idle entry that is being evicted.
+ */
+struct connpeak_client {
+	__u64 state;		/* DEAD | fingerprint << 42 | peak << 21 | current */
+	__u64 total;		/* connections opened by this client since tracking began */
+	__u64 peak_ns;		/* CLOCK_BOOTTIME when the peak was last raised */
+	__u64 last;		/* jiffies of the last close (only idle entries are evicted) */
+};
+
+#define CONNPEAK_CL_BITS	21
+#define CONNPEAK_CL_MAX		((1U << CONNPEAK_CL_BITS) - 1)
+#define CONNPEAK_CL_DEAD	(1ULL << 63)
+#define CONNPEAK_CL_CUR(s)	((__u32)(s) & CONNPEAK_CL_MAX)
+#define CONNPEAK_CL_PEAK(s)	((__u32)((s) >> CONNPEAK_CL_BITS) & CONNPEAK_CL_MAX)
+#define CONNPEAK_CL_FP(s)	((__u32)((s) >> (2 * CONNPEAK_CL_BITS)) & CONNPEAK_CL_MAX)
+#define CONNPEAK_CL_STATE(fp, peak, cur) \
+	(((__u64)(fp) << (2 * CONNPEAK_CL_BITS)) | ((__u64)(peak) << CONNPEAK_CL_BITS) | (cur))
+
+/* Ports with a counter of unattributed connections; more share one stat. */
+#define CONNPEAK_OVERFLOW_PORTS	1024
 
 #endif /* CONNPEAK_H */

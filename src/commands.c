@@ -87,10 +87,29 @@ int dir_option(int c, unsigned int *dirs, const char *cmd, int *status)
 	return 1;
 }
 
+/* --clients and --client-prefix of start. */
+static int client_option(int c, struct client_opts *o)
+{
+	if (c == 'C' && !parse_client_capacity(optarg, &o->capacity))
+		return PROCEED;
+	if (c == 'C') {
+		fprintf(stderr, "connpeak start: bad --clients '%s': expected 0 (off) or a whole "
+			"number from %d to %d\n", optarg, CLIENTS_MIN, CLIENTS_MAX);
+		return EXIT_USAGE;
+	}
+	if (!parse_client_prefix(optarg, &o->prefix4, &o->prefix6))
+		return PROCEED;
+	fprintf(stderr, "connpeak start: bad --client-prefix '%s': expected IPV4LEN,IPV6LEN "
+		"such as 24,64 (IPv4 1-32, IPv6 1-128)\n", optarg);
+	return EXIT_USAGE;
+}
+
 int cmd_start(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "all-netns", no_argument, NULL, 'A' },
+		{ "clients", required_argument, NULL, 'C' },
+		{ "client-prefix", required_argument, NULL, 'X' },
 		COMMON_LONG_OPTS,
 		{}
 	};
@@ -99,10 +118,13 @@ int cmd_start(int argc, char **argv)
 	int c, err, status = PROCEED;
 	bool all_netns = false;
 
+	t.clients = (struct client_opts)CLIENT_OPTS_DEFAULT;
 	opterr = 0;
 	while (status == PROCEED && (c = getopt_long(argc, argv, "+:vh", longopts, NULL)) != -1) {
 		if (c == 'A')
 			all_netns = true;
+		else if (c == 'C' || c == 'X')
+			status = client_option(c, &t.clients);
 		else if (!common_option(c, &o, "start", &status))
 			return bad_option("start", argv, c);
 	}

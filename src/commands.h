@@ -21,6 +21,7 @@ int cmd_stop(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_clients(int argc, char **argv);
 
 void usage_command(const char *cmd, FILE *out);
 void setup_libbpf_log(bool verbose);

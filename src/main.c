@@ -19,10 +19,15 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "start", cmd_start, "start [--all-netns]",
+	{ "start", cmd_start, "start [--all-netns] [--clients N] [--client-prefix V4,V6]",
 	  "Load the tracker, count the connections already open, pin it and exit.\n"
 	  "Counting goes on in the kernel with no connpeak process running.\n"
-	  "  --all-netns   count every network namespace, not only this one\n" },
+	  "  --all-netns             count every network namespace, not only this one\n"
+	  "  --clients N             room for N clients of inbound connections, half for\n"
+	  "                          clients with open connections, half for the others\n"
+	  "                          (default 16384; 0 turns per-client counting off)\n"
+	  "  --client-prefix V4,V6   count clients by network: IPv4 /V4 (1-32) and IPv6\n"
+	  "                          /V6 (1-128), e.g. 24,64 (default 32,128: by address)\n" },
 	{ "stop", cmd_stop, "stop",
 	  "Detach the tracker and remove its pins; its counts are lost.\n" },
 	{ "show", cmd_show, "show [--json] [--in | --out] [PORT|SERVICE...]",
@@ -33,6 +38,19 @@ static const struct command commands[] = {
 	  "  --in, --out   only inbound or only outbound connections\n" },
 	{ "reset", cmd_reset, "reset [--in | --out] [PORT|SERVICE...]",
 	  "Set peaks back to the current count (all ports unless some are named).\n" },
+	{ "clients", cmd_clients,
+	  "clients [--top N] [--sort current|peak] [--json] [--resolve] [PORT|SERVICE...]",
+	  "Print, per port, the clients (remote addresses) holding inbound connections:\n"
+	  "open connections, peak, when the peak was reached (local time) and the\n"
+	  "connections opened since start, busiest first. Clients without open\n"
+	  "connections are kept until the table needs their room (least recently\n"
+	  "active first); such evictions and connections that found the table full\n"
+	  "are reported on stderr (in JSON: evicted, overflow). IPv4-mapped IPv6\n"
+	  "clients are shown as IPv4.\n"
+	  "  --top N                 clients per port (default 10)\n"
+	  "  --sort current|peak     order by open connections (default) or by peak\n"
+	  "  --json                  one JSON object, peak_at in UTC (RFC 3339)\n"
+	  "  --resolve               add reverse DNS names (slow; never by default)\n" },
 	{ "top", cmd_top, "top [-d SECONDS] [-n COUNT] [--in | --out] [PORT|SERVICE...]",
 	  "Live table, busiest ports first; '*' marks a port standing at its peak.\n"
 	  "Without a pinned tracker, loads one for its own lifetime.\n"

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "client_table.h"
 #include "connpeak.skel.h"
 #include "netns.h"
 #include "tracker.h"
@@ -39,7 +40,9 @@
 #define STATS_LEN	(sizeof(__u64) * CONNPEAK_NR_STATS)
 
 /* Pin names under the pin directory; the link goes last and means "running". */
-static const char *const map_pins[] = { "slots", "used", "stats" };
+static const char *const map_pins[] = {
+	"slots", "used", "stats", CLIENT_PIN_MAP, CLIENT_PIN_OVERFLOW
+};
 #define LINK_PIN "link"
 
 static bool has_cap(const struct __user_cap_data_struct *d, int cap)
@@ -167,6 +170,24 @@ static int attach_tracepoint(struct tracker *t)
 	return 0;
 }
 
+/* Size the client map and set what the program cuts addresses to. */
+static int set_clients(struct tracker *t)
+{
+	const struct client_opts *o = &t->clients;
+	struct connpeak_bpf *skel = t->skel;
+	int err;
+
+	err = bpf_map__set_max_entries(skel->maps.clients, clients_map_size(o->capacity));
+	if (err) {
+		fprintf(stderr, "connpeak: bpf: sizing map 'clients' failed: %s\n", strerror(-err));
+		return err;
+	}
+	skel->rodata->client_on = o->capacity > 0;
+	skel->rodata->client_batch = clients_batch(o->capacity);
+	client_cfg_fill(&skel->rodata->client_cfg, o->prefix4 ?: 32, o->prefix6 ?: 128);
+	return 0;
+}
+
 int tracker__load(struct tracker *t, bool all_netns)
 {
 	__u32 inum = 0;
@@ -184,6 +205,9 @@ int tracker__load(struct tracker *t, bool all_netns)
 	}
 	t->skel->rodata->filter_netns = inum;
 	bpf_program__set_autoattach(t->skel->progs.seed, false);
+	err = set_clients(t);
+	if (err)
+		return err;
 	err = connpeak_bpf__load(t->skel);
 	if (err) {
 		fprintf(stderr, "connpeak: bpf: load failed: %s (-v shows why)\n", strerror(-err));
@@ -197,6 +221,9 @@ int tracker__load(struct tracker *t, bool all_netns)
 	if (err)
 		return err;
 	t->stats[CONNPEAK_STAT_START_NS] = boottime_ns();
+	t->stats[CONNPEAK_STAT_CLIENT_CAPACITY] = t->clients.capacity;
+	t->stats[CONNPEAK_STAT_CLIENT_PREFIX] = (t->clients.prefix4 ?: 32) |
+						(t->clients.prefix6 ?: 128) << 8;
 
 	/* Attach before the walk, so nothing opens or closes unseen. */
 	t->skel->bss->ctl_seeding = 1;
@@ -275,7 +302,10 @@ static void unpin_maps(const char *dir)
 
 static int pin_all(struct tracker *t, const char *dir)
 {
-	const int fds[] = { t->slots_fd, t->used_fd, t->stats_fd };
+	const int fds[] = {
+		t->slots_fd, t->used_fd, t->stats_fd, bpf_map__fd(t->skel->maps.clients),
+		bpf_map__fd(t->skel->maps.client_overflow)
+	};
 	char path[PATH_MAX];
 	size_t i;
 

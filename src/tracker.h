@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include "connpeak.h"
+#include "clients.h"
 #include "opts.h"
 #include "output.h"
 
@@ -23,6 +24,7 @@ struct tracker {
 	__u64 *used;
 	__u64 *stats;
 	bool writable;
+	struct client_opts clients;	/* for tracker__load(); zero: not tracked */
 };
 
 #define TRACKER_INIT { .link_fd = -1, .slots_fd = -1, .used_fd = -1, .stats_fd = -1 }
