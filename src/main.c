@@ -23,9 +23,8 @@ static const struct command commands[] = {
 	  "Load the tracker, count the connections already open, pin it and exit.\n"
 	  "Counting goes on in the kernel with no connpeak process running.\n"
 	  "  --all-netns             count every network namespace, not only this one\n"
-	  "  --clients N             room for N clients of inbound connections, half for\n"
-	  "                          clients with open connections, half for the others\n"
-	  "                          (default 16384; 0 turns per-client counting off)\n"
+	  "  --clients N             room for N clients of inbound connections (default\n"
+	  "                          16384, about 120 bytes each; 0 turns it off)\n"
 	  "  --client-prefix V4,V6   count clients by network: IPv4 /V4 (1-32) and IPv6\n"
 	  "                          /V6 (1-128), e.g. 24,64 (default 32,128: by address)\n" },
 	{ "stop", cmd_stop, "stop",
