@@ -211,8 +211,9 @@ static __always_inline void search_cut(struct client_search *s)
 /*
  * The table is full: evict the least recently active entries that hold no
  * connection. Returns how many went. Searches visit the whole table, so they
- * are kept rare: each frees a batch, none runs while another does, and after
- * a search that found too few the next waits for a close or for a while.
+ * are kept rare: each frees a batch, none runs while another does, after a
+ * search that found nothing the next waits for a client's last close, and
+ * after one that found less than a batch it waits SEARCH_BACKOFF_NS.
  */
 __noinline int client_make_room(void)
 {
@@ -238,7 +239,7 @@ __noinline int client_make_room(void)
 	evicted = ctx.s->evicted;
 	if (evicted)
 		client_none_idle = 0;
-	if (evicted < client_batch)
+	if (evicted && evicted < client_batch)
 		client_search_after = now_ns + SEARCH_BACKOFF_NS;
 	client_stat_add(CONNPEAK_STAT_CLIENT_EVICTED, evicted);
 	stat_inc(CONNPEAK_STAT_CLIENT_SCANS);
