@@ -422,5 +422,5 @@ int main(void)
 	};
 
 	setenv("TZ", "UTC", 1);
-	return cmocka_run_group_tests_name("clients", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("per_client", tests, NULL, NULL);
 }
