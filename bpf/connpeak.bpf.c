@@ -214,8 +214,11 @@ static __always_inline void on_close(const struct sock *sk)
 		    CONNPEAK_SK_COUNTED)
 			return;
 		slot_close(st->dir, st->port);
-		if (client_on && st->dir == CONNPEAK_DIR_IN &&
-		    !(st->flags & CONNPEAK_SK_NO_CLIENT))
+		if (!client_on || st->dir != CONNPEAK_DIR_IN)
+			return;
+		if (st->flags & CONNPEAK_SK_NO_CLIENT)
+			client_overflow_close(st->port);
+		else
 			client_close(sk, st->port);
 		return;
 	}

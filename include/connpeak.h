@@ -45,7 +45,8 @@ enum connpeak_stat {
 	CONNPEAK_STAT_CLIENT_OVERFLOW,	/* inbound connections not attributed to a client */
 	CONNPEAK_STAT_CLIENT_OVERFLOW_UNKEYED, /* ... of which on no per-port counter */
 	CONNPEAK_STAT_CLIENT_EVICTED,	/* idle client entries dropped to make room */
-	CONNPEAK_STAT_CLIENT_SCANS,	/* searches of the client table for idle entries */
+	CONNPEAK_STAT_CLIENT_COUNT,	/* client entries in use */
+	CONNPEAK_STAT_CLIENT_HAND,	/* where the next search for an idle entry starts */
 	CONNPEAK_STAT_CLIENT_UNMARKED,	/* unattributed sockets that could not be marked */
 	CONNPEAK_STAT_CLIENT_UNMATCHED,	/* close that found no client entry to subtract from */
 	CONNPEAK_NR_STATS,
@@ -84,27 +85,47 @@ struct connpeak_client_key {
 };
 
 /*
- * A client entry stays in the table when its last connection closes, until
- * the table needs the room. state packs current, peak and a fingerprint of
- * the key, so that one compare-and-swap changes current and peak together and
- * fails on an entry that was freed and reused for another key meanwhile. DEAD
- * marks an idle entry that is being evicted.
+ * The client table is an array of slots with open addressing: a key lives in
+ * one of CONNPEAK_CL_PROBES slots from the one its hash picks. There are two
+ * slots per client of capacity, so the table is at most half full. An entry
+ * stays when its client's last connection closes, until the table needs the
+ * room.
+ *
+ * state is 0 for a slot never used, CONNPEAK_CL_TOMB for one freed,
+ * CONNPEAK_CL_BUSY for one being filled, and otherwise packs current, peak
+ * (never 0 in use) and a fingerprint of the key, so that one compare-and-swap
+ * changes current and peak together and fails on a slot that was freed and
+ * reused for another key meanwhile. Readers check state before and after
+ * copying a slot.
  */
 struct connpeak_client {
-	__u64 state;		/* DEAD | fingerprint << 42 | peak << 21 | current */
+	__u64 state;		/* fingerprint << 42 | peak << 21 | current, or a flag value */
 	__u64 total;		/* connections opened by this client since tracking began */
 	__u64 peak_ns;		/* CLOCK_BOOTTIME when the peak was last raised */
-	__u64 last;		/* jiffies of the last close (only idle entries are evicted) */
+	struct connpeak_client_key key;
+	__u32 last;		/* jiffies, low 32 bits, when it last became idle */
 };
+
+#define CONNPEAK_CL_SLOTS_PER_CLIENT	2
+#define CONNPEAK_CL_PROBES	32	/* slots a key may be found in, from its home */
 
 #define CONNPEAK_CL_BITS	21
 #define CONNPEAK_CL_MAX		((1U << CONNPEAK_CL_BITS) - 1)
-#define CONNPEAK_CL_DEAD	(1ULL << 63)
+#define CONNPEAK_CL_FLAG	(1ULL << 63)
+#define CONNPEAK_CL_TOMB	(CONNPEAK_CL_FLAG | 1)
+#define CONNPEAK_CL_BUSY	(CONNPEAK_CL_FLAG | 2)
+#define CONNPEAK_CL_IN_USE(s)	((s) && !((s) & CONNPEAK_CL_FLAG))
 #define CONNPEAK_CL_CUR(s)	((__u32)(s) & CONNPEAK_CL_MAX)
 #define CONNPEAK_CL_PEAK(s)	((__u32)((s) >> CONNPEAK_CL_BITS) & CONNPEAK_CL_MAX)
 #define CONNPEAK_CL_FP(s)	((__u32)((s) >> (2 * CONNPEAK_CL_BITS)) & CONNPEAK_CL_MAX)
 #define CONNPEAK_CL_STATE(fp, peak, cur) \
 	(((__u64)(fp) << (2 * CONNPEAK_CL_BITS)) | ((__u64)(peak) << CONNPEAK_CL_BITS) | (cur))
+
+/* Inbound connections of one port attributed to no client. */
+struct connpeak_client_overflow {
+	__u64 total;		/* since tracking began */
+	__u64 current;		/* open now */
+};
 
 /* Ports with a counter of unattributed connections; more share one stat. */
 #define CONNPEAK_OVERFLOW_PORTS	1024

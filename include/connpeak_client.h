@@ -58,18 +58,40 @@ static __always_inline void connpeak_client_key_make(struct connpeak_client_key 
 	k->prefix = cfg->prefix6;
 }
 
-/*
- * A CONNPEAK_CL_BITS-bit digest of the key, kept in the entry's state word.
- * It only has to tell apart the keys that could reuse one element in the
- * moment between a lookup and a compare-and-swap: a fold is enough.
- */
-static __always_inline __u32 connpeak_client_fp(const struct connpeak_client_key *k)
+/* Mix the bits of x so that each input bit affects every output bit. */
+static __always_inline __u64 connpeak_mix64(__u64 x)
 {
-	__u32 h = k->addr[0] ^ k->addr[1] ^ k->addr[2] ^ k->addr[3] ^
-		  ((__u32)k->port << 8) ^ k->prefix;
+	x ^= x >> 31;
+	x *= 0x7fb5d329728ea185ULL;
+	x ^= x >> 27;
+	x *= 0x81dadef4bc2dd44dULL;
+	x ^= x >> 33;
+	return x;
+}
 
-	h ^= h >> CONNPEAK_CL_BITS;
-	return (h ^ (h >> 11)) & CONNPEAK_CL_MAX;
+/*
+ * Hash of a key: the high half picks the home slot, the low CONNPEAK_CL_BITS
+ * are the fingerprint kept in the slot's state.
+ */
+static __always_inline __u64 connpeak_client_hash(const struct connpeak_client_key *k)
+{
+	__u64 a = ((__u64)k->addr[0] << 32) | k->addr[1];
+	__u64 b = ((__u64)k->addr[2] << 32) | k->addr[3];
+	__u64 c = ((__u64)k->port << 16) | ((__u64)k->family << 8) | k->prefix;
+
+	/* Odd multipliers keep the words apart before one full mix. */
+	return connpeak_mix64(a ^ (b * 0x9e3779b97f4a7c15ULL) ^ (c * 0xc2b2ae3d27d4eb4fULL));
+}
+
+static __always_inline __u32 connpeak_client_fp(__u64 hash)
+{
+	return hash & CONNPEAK_CL_MAX;
+}
+
+/* The home slot of a hash in a table of nslots, without a division. */
+static __always_inline __u32 connpeak_client_home(__u64 hash, __u32 nslots)
+{
+	return ((hash >> 32) * nslots) >> 32;
 }
 
 #endif /* CONNPEAK_CLIENT_H */

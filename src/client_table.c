@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include "client_table.h"
 
@@ -33,18 +34,28 @@ static int map_max_entries(int fd, __u32 key_size, __u32 value_size, __u32 *max)
 
 int client_table__open(struct client_table *ct, const char *dir)
 {
+	size_t len;
 	__u32 unused;
+	void *p;
 	int err;
 
 	ct->map_fd = pin_get(dir, CLIENT_PIN_MAP);
 	ct->overflow_fd = pin_get(dir, CLIENT_PIN_OVERFLOW);
 	if (ct->map_fd < 0 || ct->overflow_fd < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
-	err = map_max_entries(ct->map_fd, sizeof(struct connpeak_client_key),
-			      sizeof(struct connpeak_client), &ct->max_entries);
+	err = map_max_entries(ct->map_fd, sizeof(__u32), sizeof(struct connpeak_client),
+			      &ct->nslots);
 	if (!err)
-		err = map_max_entries(ct->overflow_fd, sizeof(__u32), sizeof(__u64), &unused);
-	return err;
+		err = map_max_entries(ct->overflow_fd, sizeof(__u32),
+				      sizeof(struct connpeak_client_overflow), &unused);
+	if (err)
+		return err;
+	len = (size_t)ct->nslots * sizeof(struct connpeak_client);
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, ct->map_fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	ct->slots = p;
+	return 0;
 }
 
 static void close_fd(int *fd)
@@ -56,6 +67,9 @@ static void close_fd(int *fd)
 
 void client_table__close(struct client_table *ct)
 {
+	if (ct->slots)
+		munmap((void *)ct->slots, (size_t)ct->nslots * sizeof(*ct->slots));
+	ct->slots = NULL;
 	close_fd(&ct->map_fd);
 	close_fd(&ct->overflow_fd);
 }
@@ -90,60 +104,69 @@ static __u64 clock_ns(clockid_t clk)
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-struct rows_build {
-	struct client_row *rows;
-	size_t n;
-	__u64 now_boot, now_real;
-	const struct port_set *ports;
-};
-
-static void add_rows(struct rows_build *b, const struct connpeak_client_key *keys,
-		     const struct connpeak_client *vals, long n)
+/*
+ * Copy a slot that is in use. The kernel changes slots while they are read:
+ * the state before and after must agree, or the copy is tried again.
+ */
+static bool slot_copy(const struct connpeak_client *slot, struct connpeak_client *copy)
 {
-	struct client_row *r;
-	long i;
+	__u64 before;
+	int tries;
 
-	for (i = 0; i < n; i++) {
-		if (b->ports->count && !port_set__has(b->ports, keys[i].port))
-			continue;
-		r = &b->rows[b->n++];
-		memset(r, 0, sizeof(*r));
-		r->key = keys[i];
-		r->current = CONNPEAK_CL_CUR(vals[i].state);
-		r->peak = CONNPEAK_CL_PEAK(vals[i].state);
-		r->total = vals[i].total;
-		r->peak_at = (time_t)((b->now_real - (b->now_boot - vals[i].peak_ns)) /
-				      1000000000ULL);
+	for (tries = 0; tries < 8; tries++) {
+		before = __atomic_load_n(&slot->state, __ATOMIC_ACQUIRE);
+		if (!CONNPEAK_CL_IN_USE(before))
+			return false;
+		memcpy(copy, slot, sizeof(*copy));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&slot->state, __ATOMIC_RELAXED) == before) {
+			copy->state = before;
+			return true;
+		}
 	}
+	return false;
+}
+
+static void row_fill(struct client_row *r, const struct connpeak_client *c, __u64 now_boot,
+		     __u64 now_real)
+{
+	memset(r, 0, sizeof(*r));
+	r->key = c->key;
+	r->current = CONNPEAK_CL_CUR(c->state);
+	r->peak = CONNPEAK_CL_PEAK(c->state);
+	r->total = c->total;
+	r->peak_at = (time_t)((now_real - (now_boot - c->peak_ns)) / 1000000000ULL);
 }
 
 static int read_clients(const struct client_table *ct, const struct port_set *ports,
 			struct client_snapshot *snap)
 {
-	struct rows_build b = { .ports = ports };
-	struct connpeak_client_key *keys;
-	struct connpeak_client *vals;
-	long n = -ENOMEM;
+	__u64 now_boot = clock_ns(CLOCK_BOOTTIME), now_real = clock_ns(CLOCK_REALTIME);
+	struct client_row *rows, *grown;
+	struct connpeak_client c;
+	size_t n = 0, cap = 0;
+	__u32 i;
 
-	keys = calloc(ct->max_entries, sizeof(*keys));
-	vals = calloc(ct->max_entries, sizeof(*vals));
-	b.rows = calloc(ct->max_entries, sizeof(*b.rows));
-	if (!keys || !vals || !b.rows)
-		goto out;
-	b.now_boot = clock_ns(CLOCK_BOOTTIME);
-	b.now_real = clock_ns(CLOCK_REALTIME);
-	n = read_map(ct->map_fd, ct->max_entries, keys, sizeof(*keys), vals, sizeof(*vals));
-	if (n < 0)
-		goto out;
-	add_rows(&b, keys, vals, n);
-	snap->rows = b.rows;
-	snap->n = b.n;
-	b.rows = NULL;
-out:
-	free(keys);
-	free(vals);
-	free(b.rows);
-	return n < 0 ? (int)n : 0;
+	rows = NULL;
+	for (i = 0; i < ct->nslots; i++) {
+		if (!slot_copy(&ct->slots[i], &c))
+			continue;
+		if (ports->count && !port_set__has(ports, c.key.port))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			grown = realloc(rows, cap * sizeof(*rows));
+			if (!grown) {
+				free(rows);
+				return -ENOMEM;
+			}
+			rows = grown;
+		}
+		row_fill(&rows[n++], &c, now_boot, now_real);
+	}
+	snap->rows = rows;
+	snap->n = n;
+	return 0;
 }
 
 static int cmp_overflow(const void *a, const void *b)
@@ -156,8 +179,8 @@ static int cmp_overflow(const void *a, const void *b)
 static int read_overflow(const struct client_table *ct, const struct port_set *ports,
 			 struct client_snapshot *snap)
 {
+	struct connpeak_client_overflow vals[CONNPEAK_OVERFLOW_PORTS];
 	__u32 keys[CONNPEAK_OVERFLOW_PORTS];
-	__u64 vals[CONNPEAK_OVERFLOW_PORTS];
 	long n, i;
 
 	n = read_map(ct->overflow_fd, CONNPEAK_OVERFLOW_PORTS, keys, sizeof(keys[0]), vals,
@@ -171,7 +194,8 @@ static int read_overflow(const struct client_table *ct, const struct port_set *p
 		if (ports->count && !port_set__has(ports, keys[i]))
 			continue;
 		snap->overflow[snap->n_overflow].port = keys[i];
-		snap->overflow[snap->n_overflow++].count = vals[i];
+		snap->overflow[snap->n_overflow].total = vals[i].total;
+		snap->overflow[snap->n_overflow++].current = vals[i].current;
 	}
 	qsort(snap->overflow, snap->n_overflow, sizeof(*snap->overflow), cmp_overflow);
 	return 0;

@@ -7,10 +7,11 @@
 #include "opts.h"
 #include "tracker.h"
 
-/* The pinned client maps of a running tracker. */
+/* The pinned client maps of a running tracker; the slots are mapped read-only. */
 struct client_table {
 	int map_fd, overflow_fd;
-	__u32 max_entries;
+	__u32 nslots;
+	const struct connpeak_client *slots;
 };
 
 #define CLIENT_TABLE_INIT { .map_fd = -1, .overflow_fd = -1 }

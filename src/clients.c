@@ -54,18 +54,9 @@ int parse_client_capacity(const char *arg, unsigned int *capacity)
 	return err;
 }
 
-unsigned int clients_map_size(unsigned int capacity)
+unsigned int clients_slots(unsigned int capacity)
 {
-	return capacity ? capacity : 1;
-}
-
-/*
- * Evicting in batches keeps the searches of a full table rare: each visits
- * every entry. 1/64 of the table is lost a little early at worst.
- */
-unsigned int clients_batch(unsigned int capacity)
-{
-	return capacity / 64 ? capacity / 64 : 1;
+	return capacity ? capacity * CONNPEAK_CL_SLOTS_PER_CLIENT : 1;
 }
 
 /* Network-order mask of the bits of word i (0-3) covered by a prefix. */

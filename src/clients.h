@@ -49,10 +49,8 @@ enum client_sort { CLIENT_SORT_CURRENT, CLIENT_SORT_PEAK };
 int parse_client_prefix(const char *arg, unsigned int *prefix4, unsigned int *prefix6);
 /* Parse a table size: 0 (off) or CLIENTS_MIN-CLIENTS_MAX; 0, -EINVAL or -ERANGE. */
 int parse_client_capacity(const char *arg, unsigned int *capacity);
-/* Entries of the client map (a map needs one even when off). */
-unsigned int clients_map_size(unsigned int capacity);
-/* Idle entries one search of a full table evicts: 1/64 of it, at least 1. */
-unsigned int clients_batch(unsigned int capacity);
+/* Slots of the client array for a capacity (an array needs one even when off). */
+unsigned int clients_slots(unsigned int capacity);
 /* Fill the masks the BPF program applies. */
 void client_cfg_fill(struct connpeak_client_cfg *cfg, unsigned int prefix4,
 		     unsigned int prefix6);
@@ -77,12 +75,14 @@ struct client_losses {
 /* Per-port count of unattributed connections. */
 struct client_overflow {
 	unsigned int port;
-	unsigned long long count;
+	unsigned long long total;	/* since start */
+	unsigned long long current;	/* open now */
 };
 
 struct client_report {
 	const struct client_row *rows;	/* sorted and cut to top */
 	size_t n;
+	unsigned long long entries;	/* clients in the table, all ports */
 	const struct client_overflow *overflow;	/* sorted by port */
 	size_t n_overflow;
 	struct client_losses losses;

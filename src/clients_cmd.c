@@ -143,6 +143,7 @@ static void report(const struct clients_opts *o, const struct tracker *t,
 		.n_overflow = snap->n_overflow,
 		.losses = snap->losses,
 		.capacity = t->stats[CONNPEAK_STAT_CLIENT_CAPACITY],
+		.entries = t->stats[CONNPEAK_STAT_CLIENT_COUNT],
 		.resolve = o->resolve,
 	};
 

@@ -65,14 +65,16 @@ static void print_client_json(FILE *out, const struct client_row *row, bool reso
 	fputc('}', out);
 }
 
-static unsigned long long overflow_of(const struct client_report *r, unsigned int port)
+static const struct client_overflow *overflow_of(const struct client_report *r,
+						 unsigned int port)
 {
+	static const struct client_overflow none;
 	size_t i;
 
 	for (i = 0; i < r->n_overflow; i++)
 		if (r->overflow[i].port == port)
-			return r->overflow[i].count;
-	return 0;
+			return &r->overflow[i];
+	return &none;
 }
 
 /* The next port, in order, that has client rows or unattributed connections. */
@@ -90,6 +92,7 @@ static unsigned int next_port(const struct client_report *r, size_t *ri, size_t 
 static void print_port_json(FILE *out, const struct client_report *r, unsigned int port,
 			    size_t *ri)
 {
+	const struct client_overflow *o = overflow_of(r, port);
 	const char *name = services__name(port);
 	bool first = true;
 
@@ -98,7 +101,8 @@ static void print_port_json(FILE *out, const struct client_report *r, unsigned i
 		print_json_string(out, name);
 	else
 		fputs("null", out);
-	fprintf(out, ",\"overflow\":%llu,\"clients\":[", overflow_of(r, port));
+	fprintf(out, ",\"overflow\":%llu,\"unattributed\":%llu,\"clients\":[", o->total,
+		o->current);
 	for (; *ri < r->n && r->rows[*ri].key.port == port; (*ri)++) {
 		if (!first)
 			fputc(',', out);
@@ -114,8 +118,8 @@ void print_clients_json(FILE *out, const struct client_report *r)
 	unsigned int port;
 	bool first = true;
 
-	fprintf(out, "{\"capacity\":%u,\"evicted\":%llu,\"overflow\":%llu,\"ports\":[",
-		r->capacity, r->losses.evicted, r->losses.overflow);
+	fprintf(out, "{\"capacity\":%u,\"entries\":%llu,\"evicted\":%llu,\"overflow\":%llu,"
+		"\"ports\":[", r->capacity, r->entries, r->losses.evicted, r->losses.overflow);
 	while ((port = next_port(r, &ri, &oi)) < 65536) {
 		if (!first)
 			fputc(',', out);
@@ -130,10 +134,10 @@ static void print_overflow_ports(FILE *err, const struct client_report *r)
 	size_t i;
 
 	for (i = 0; i < r->n_overflow && i < LOSS_PORTS_SHOWN; i++)
-		fprintf(err, "%s%u: %llu", i ? ", " : " (port ", r->overflow[i].port,
-			r->overflow[i].count);
+		fprintf(err, "%s%u: %llu, %llu open", i ? "; " : " (port ", r->overflow[i].port,
+			r->overflow[i].total, r->overflow[i].current);
 	if (r->n_overflow > LOSS_PORTS_SHOWN)
-		fprintf(err, ", %zu more ports", r->n_overflow - LOSS_PORTS_SHOWN);
+		fprintf(err, "; %zu more ports", r->n_overflow - LOSS_PORTS_SHOWN);
 	if (r->n_overflow)
 		fputc(')', err);
 }

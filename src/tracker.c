@@ -170,20 +170,21 @@ static int attach_tracepoint(struct tracker *t)
 	return 0;
 }
 
-/* Size the client map and set what the program cuts addresses to. */
+/* Size the client table and set what the program cuts addresses to. */
 static int set_clients(struct tracker *t)
 {
 	const struct client_opts *o = &t->clients;
 	struct connpeak_bpf *skel = t->skel;
 	int err;
 
-	err = bpf_map__set_max_entries(skel->maps.clients, clients_map_size(o->capacity));
+	err = bpf_map__set_max_entries(skel->maps.clients, clients_slots(o->capacity));
 	if (err) {
 		fprintf(stderr, "connpeak: bpf: sizing map 'clients' failed: %s\n", strerror(-err));
 		return err;
 	}
 	skel->rodata->client_on = o->capacity > 0;
-	skel->rodata->client_batch = clients_batch(o->capacity);
+	skel->rodata->client_capacity = o->capacity;
+	skel->rodata->client_slots = clients_slots(o->capacity);
 	client_cfg_fill(&skel->rodata->client_cfg, o->prefix4 ?: 32, o->prefix6 ?: 128);
 	return 0;
 }

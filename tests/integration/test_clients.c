@@ -28,6 +28,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -44,6 +45,12 @@
 #define PORT_PREFIX6	15105
 #define PORT_SMALL	15106
 #define PORT_OFF	15107
+#define PORT_CHURN	15108
+
+#define CHURN_WORKERS	3
+#define CHURN_ADDRS	24	/* clients 127.0.3.1 to 127.0.3.24 */
+#define CHURN_HOLD	40	/* connections a worker holds at most */
+#define CHURN_MS	2500
 
 static char pin_dir[64];
 static const char *connpeak;
@@ -411,9 +418,12 @@ static void expect_port(unsigned int port, long long current)
 	free(o);
 }
 
-/* Top-level and per-port loss counts of clients --json. */
+/*
+ * Top-level and per-port loss counts of clients --json: evictions, and
+ * connections attributed to no client since start and open now.
+ */
 static void expect_losses(unsigned int port, long long evicted, long long overflow,
-			  long long port_overflow)
+			  long long unattributed)
 {
 	struct out *o = out_new();
 	const char *obj, *end = NULL;
@@ -422,9 +432,10 @@ static void expect_losses(unsigned int port, long long evicted, long long overfl
 	obj = port_object(o->out, port, &end);
 	if (json_num(o->out, NULL, "evicted") != evicted ||
 	    json_num(o->out, strstr(o->out, "\"ports\""), "overflow") != overflow ||
-	    !obj || json_num(obj, end, "overflow") != port_overflow)
-		fail_msg("expected evicted %lld, overflow %lld (port %u: %lld): %s", evicted,
-			 overflow, port, port_overflow, o->out);
+	    !obj || json_num(obj, end, "overflow") != overflow ||
+	    json_num(obj, end, "unattributed") != unattributed)
+		fail_msg("expected evicted %lld, overflow %lld, port %u unattributed %lld: %s",
+			 evicted, overflow, port, unattributed, o->out);
 	if (strstr(o->err, "found no client entry"))
 		fail_msg("a close found no client entry: %s", o->err);
 	free(o);
@@ -638,7 +649,7 @@ static void test_table_order(void **state)
 	if (o->status || !strstr(o->out, "127.0.0.3") || strstr(o->out, "127.0.0.2"))
 		fail_msg("clients --top 1: one client expected: %s", o->out);
 	cp(o, "clients", "--json", "9", NULL);
-	c = "{\"capacity\":16384,\"evicted\":0,\"overflow\":0,\"ports\":[]}\n";
+	c = "{\"capacity\":16384,\"entries\":2,\"evicted\":0,\"overflow\":0,\"ports\":[]}\n";
 	if (o->status || strcmp(o->out, c))
 		fail_msg("clients --json 9: expected '%s', got '%s'", c, o->out);
 	free(o);
@@ -782,6 +793,7 @@ static void test_small_table(void **state)
 	/* An unattributed connection closes: no client entry changes. */
 	close_from("127.0.0.7", PORT_SMALL, 1);
 	expect_port(PORT_SMALL, 7);
+	expect_losses(PORT_SMALL, 0, 3, 2);
 
 	/*
 	 * .3 goes idle, so .6's next connection evicts it and gets an entry
@@ -804,7 +816,7 @@ static void test_small_table(void **state)
 
 		expect_clients(PORT_SMALL, a, 4);
 	}
-	expect_losses(PORT_SMALL, 1, 3, 3);
+	expect_losses(PORT_SMALL, 1, 3, 0);
 
 	/* Idle since: .6, then .4, then .5, far enough apart to be told apart. */
 	close_from("127.0.0.6", PORT_SMALL, 1);
@@ -827,9 +839,134 @@ static void test_small_table(void **state)
 
 		expect_clients(PORT_SMALL, a, 4);
 	}
-	expect_losses(PORT_SMALL, 3, 3, 3);
+	expect_losses(PORT_SMALL, 3, 3, 0);
 	close_all();
 	expect_port(PORT_SMALL, 0);
+}
+
+/* What the churn workers hold, shared with the test: [worker][address]. */
+struct churn_book {
+	int held[CHURN_WORKERS][CHURN_ADDRS];
+	int stop, ready;
+	long opened;
+};
+
+static void churn_addr(char *buf, size_t len, int a)
+{
+	snprintf(buf, len, "127.0.3.%d", a + 1);
+}
+
+/*
+ * One worker: its own listener address, random opens from the churn
+ * addresses and random closes, either end first, until told to stop; then it
+ * holds what it has until it is killed.
+ */
+static void __attribute__((noreturn)) churn_worker(struct churn_book *b, int w)
+{
+	struct conn *mine[CHURN_HOLD];
+	unsigned int seed = 1234 + w;
+	char dst[32], src[32];
+	int l, n = 0, a, i;
+
+	snprintf(dst, sizeof(dst), "127.0.1.%d", w + 1);
+	l = listen_on(dst, PORT_CHURN);
+	while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
+		if (n < CHURN_HOLD && (n == 0 || rand_r(&seed) % 2)) {
+			a = rand_r(&seed) % CHURN_ADDRS;
+			churn_addr(src, sizeof(src), a);
+			mine[n++] = connect_from(l, src, dst, PORT_CHURN);
+			b->held[w][a]++;
+			__atomic_fetch_add(&b->opened, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		i = rand_r(&seed) % n;
+		sscanf(mine[i]->src, "127.0.3.%d", &a);
+		b->held[w][a - 1]--;
+		if (rand_r(&seed) % 2) {
+			close(mine[i]->cfd);	/* the client end first: CLOSE_WAIT, then closed */
+			mine[i]->cfd = open("/dev/null", O_RDONLY);
+		}
+		conn_close(mine[i]);
+		mine[i] = mine[--n];
+	}
+	__atomic_fetch_add(&b->ready, 1, __ATOMIC_RELEASE);
+	for (;;)
+		pause();
+}
+
+/*
+ * Several processes churn from more clients than a table of 8 holds, so
+ * entries are evicted and connections go unattributed all the time. Once they
+ * stop, every client's count must be at most what it holds, the counts plus
+ * the unattributed ones must make the port's count, and that must be exact.
+ */
+static void test_churn_small_table(void **state)
+{
+	struct out *o = out_new();
+	const char *obj, *end, *c;
+	pid_t pids[CHURN_WORKERS];
+	long long sum = 0, held_total = 0, cur;
+	char addr[32], pat[64];
+	struct churn_book *b;
+	int w, a, held;
+
+	require();
+	start("--clients", "8");
+	b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(b != MAP_FAILED);
+	memset(b, 0, sizeof(*b));
+	for (w = 0; w < CHURN_WORKERS; w++) {
+		pids[w] = fork();
+		assert_true(pids[w] >= 0);
+		if (!pids[w])
+			churn_worker(b, w);
+	}
+	nap_ms(CHURN_MS);
+	__atomic_store_n(&b->stop, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&b->ready, __ATOMIC_ACQUIRE) < CHURN_WORKERS)
+		nap_ms(10);
+	for (w = 0; w < CHURN_WORKERS; w++)
+		for (a = 0; a < CHURN_ADDRS; a++)
+			held_total += b->held[w][a];
+	expect_port(PORT_CHURN, held_total);
+
+	clients_json(o, "15108");
+	obj = port_object(o->out, PORT_CHURN, &end);
+	for (a = 0; a < CHURN_ADDRS && obj; a++) {
+		for (held = 0, w = 0; w < CHURN_WORKERS; w++)
+			held += b->held[w][a];
+		churn_addr(addr, sizeof(addr), a);
+		snprintf(pat, sizeof(pat), "{\"client\":\"%s\",", addr);
+		c = strstr(obj, pat);
+		cur = c && c < end ? json_num(c, strchr(c, '}'), "current") : 0;
+		if (cur > held)
+			fail_msg("client %s: connpeak counts %lld, it holds %d: %s", addr, cur,
+				 held, o->out);
+		sum += cur;
+	}
+	if (!obj || sum + json_num(obj, end, "unattributed") != held_total ||
+	    json_num(o->out, NULL, "evicted") <= 0)
+		fail_msg("%lld held: clients count %lld, the rest must be unattributed; "
+			 "evictions expected (opened %ld): %s", held_total, sum, b->opened, o->out);
+
+	print_message("churn: %ld connections opened, %lld held at the end, %lld of them "
+		      "attributed; evicted %lld, overflow %lld\n", b->opened, held_total, sum,
+		      json_num(o->out, NULL, "evicted"),
+		      json_num(o->out, strstr(o->out, "\"ports\""), "overflow"));
+	for (w = 0; w < CHURN_WORKERS; w++) {
+		kill(pids[w], SIGKILL);
+		waitpid(pids[w], NULL, 0);
+	}
+	expect_port(PORT_CHURN, 0);
+	clients_json(o, "15108");
+	obj = port_object(o->out, PORT_CHURN, &end);
+	for (c = obj; c && (c = strstr(c, "\"current\":")) && c < end; c++)
+		if (strtol(c + strlen("\"current\":"), NULL, 10))
+			fail_msg("a client still counts connections after all closed: %s", o->out);
+	if (!obj || json_num(obj, end, "unattributed") != 0)
+		fail_msg("unattributed connections left after all closed: %s", o->out);
+	munmap(b, sizeof(*b));
+	free(o);
 }
 
 /* --clients 0: no client table; clients says so, show goes on. */
@@ -858,6 +995,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_seeded, teardown),
 		cmocka_unit_test_teardown(test_prefix, teardown),
 		cmocka_unit_test_teardown(test_small_table, teardown),
+		cmocka_unit_test_teardown(test_churn_small_table, teardown),
 		cmocka_unit_test_teardown(test_off, teardown),
 	};
 

@@ -74,12 +74,10 @@ static void test_capacity(void **state)
 	assert_int_equal(parse_client_capacity("", &n), -EINVAL);
 	assert_int_equal(n, 1048576);
 
-	assert_int_equal(clients_map_size(0), 1);
-	assert_int_equal(clients_map_size(4), 4);
-	assert_int_equal(clients_batch(4), 1);
-	assert_int_equal(clients_batch(127), 1);
-	assert_int_equal(clients_batch(128), 2);
-	assert_int_equal(clients_batch(16384), 256);
+	assert_int_equal(clients_slots(0), 1);
+	assert_int_equal(clients_slots(1), 2);
+	assert_int_equal(clients_slots(4), 8);
+	assert_int_equal(clients_slots(16384), 32768);
 }
 
 static __be32 be(unsigned int host)
@@ -163,7 +161,7 @@ static void test_same_client_same_key(void **state)
 	key_from(&a, "192.0.2.7", 587, 32, 128);
 	key_from(&b, "::ffff:192.0.2.7", 587, 32, 128);
 	assert_memory_equal(&a, &b, sizeof(a));	/* padding included: it is a map key */
-	assert_int_equal(connpeak_client_fp(&a), connpeak_client_fp(&b));
+	assert_int_equal(connpeak_client_hash(&a), connpeak_client_hash(&b));
 
 	key_from(&a, "192.0.2.7", 587, 24, 128);
 	key_from(&b, "192.0.2.200", 587, 24, 128);
@@ -171,8 +169,8 @@ static void test_same_client_same_key(void **state)
 
 	key_from(&b, "192.0.2.7", 25, 24, 128);
 	assert_memory_not_equal(&a, &b, sizeof(a));
-	assert_true(connpeak_client_fp(&a) <= CONNPEAK_CL_MAX);
-	assert_int_not_equal(connpeak_client_fp(&a), connpeak_client_fp(&b));
+	assert_true(connpeak_client_fp(connpeak_client_hash(&a)) <= CONNPEAK_CL_MAX);
+	assert_int_not_equal(connpeak_client_hash(&a), connpeak_client_hash(&b));
 }
 
 static void test_state_word(void **state)
@@ -182,10 +180,42 @@ static void test_state_word(void **state)
 	assert_int_equal(CONNPEAK_CL_FP(s), 0x1abcde);
 	assert_int_equal(CONNPEAK_CL_PEAK(s), 12345);
 	assert_int_equal(CONNPEAK_CL_CUR(s), 678);
-	assert_false(s & CONNPEAK_CL_DEAD);
+	assert_true(CONNPEAK_CL_IN_USE(s));
 	s = CONNPEAK_CL_STATE(CONNPEAK_CL_MAX, CONNPEAK_CL_MAX, CONNPEAK_CL_MAX);
-	assert_false(s & CONNPEAK_CL_DEAD);
-	assert_int_equal(CONNPEAK_CL_CUR(s | CONNPEAK_CL_DEAD), CONNPEAK_CL_MAX);
+	assert_true(CONNPEAK_CL_IN_USE(s));
+	/* A fresh entry (peak 1) is in use whatever its fingerprint. */
+	assert_true(CONNPEAK_CL_IN_USE(CONNPEAK_CL_STATE(0, 1, 1)));
+	assert_true(CONNPEAK_CL_IN_USE(CONNPEAK_CL_STATE(0, 1, 0)));
+	assert_false(CONNPEAK_CL_IN_USE(0));
+	assert_false(CONNPEAK_CL_IN_USE(CONNPEAK_CL_TOMB));
+	assert_false(CONNPEAK_CL_IN_USE(CONNPEAK_CL_BUSY));
+	assert_int_equal(sizeof(struct connpeak_client), 48);
+}
+
+/* Homes spread over the table and stay in it; fingerprints differ. */
+static void test_hash_spread(void **state)
+{
+	static unsigned int used[1000];
+	struct connpeak_client_key k;
+	unsigned int i, home, distinct = 0, same_fp = 0;
+	char addr[32];
+	__u64 h, prev = 0;
+
+	for (i = 0; i < 1000; i++) {
+		snprintf(addr, sizeof(addr), "10.0.%u.%u", i / 256, i % 256);
+		key_from(&k, addr, 25, 32, 128);
+		h = connpeak_client_hash(&k);
+		home = connpeak_client_home(h, 1000);
+		assert_true(home < 1000);
+		distinct += !used[home]++;
+		same_fp += i && connpeak_client_fp(h) == connpeak_client_fp(prev);
+		prev = h;
+	}
+	/* 1000 keys in 1000 slots: about 632 homes are expected to be hit. */
+	assert_true(distinct > 580 && distinct < 680);
+	assert_true(same_fp < 2);
+	assert_int_equal(connpeak_client_home(~0ULL, 1), 0);
+	assert_int_equal(connpeak_client_home(~0ULL, 8), 7);
 }
 
 static struct client_row row(const char *addr, unsigned int port, unsigned int cur,
@@ -312,9 +342,10 @@ static void test_json(void **state)
 		row("192.0.2.7", 25, 3, 12, 40), row("2001:db8::1", 25, 0, 2, 2),
 		row("10.0.0.1", 587, 1, 1, 1),
 	};
-	struct client_overflow of[] = { { 25, 4 }, { 443, 2 } };
+	struct client_overflow of[] = { { 25, 4, 1 }, { 443, 2, 0 } };
 	struct client_report r = {
 		.rows = rows, .n = 3, .overflow = of, .n_overflow = 2, .capacity = 16384,
+		.entries = 5,
 		.losses = { .evicted = 7, .overflow = 6 },
 	};
 	char *out;
@@ -323,14 +354,16 @@ static void test_json(void **state)
 	rows[0].peak_at = 1764752462;	/* 2025-12-03T09:01:02Z */
 	out = capture(print_clients_json, &r);
 	assert_string_equal(out,
-		"{\"capacity\":16384,\"evicted\":7,\"overflow\":6,\"ports\":["
-		"{\"port\":25,\"service\":null,\"overflow\":4,\"clients\":["
+		"{\"capacity\":16384,\"entries\":5,\"evicted\":7,\"overflow\":6,\"ports\":["
+		"{\"port\":25,\"service\":null,\"overflow\":4,\"unattributed\":1,\"clients\":["
 		"{\"client\":\"192.0.2.0/24\",\"family\":\"ipv4\",\"prefix\":24,\"current\":3,"
 		"\"peak\":12,\"peak_at\":\"2025-12-03T09:01:02Z\",\"total\":40},"
 		"{\"client\":\"2001:db8::1\",\"family\":\"ipv6\",\"prefix\":128,\"current\":0,"
 		"\"peak\":2,\"peak_at\":\"1970-01-01T00:00:00Z\",\"total\":2}]},"
-		"{\"port\":443,\"service\":null,\"overflow\":2,\"clients\":[]},"
-		"{\"port\":587,\"service\":null,\"overflow\":0,\"clients\":["
+		"{\"port\":443,\"service\":null,\"overflow\":2,\"unattributed\":0,"
+		"\"clients\":[]},"
+		"{\"port\":587,\"service\":null,\"overflow\":0,\"unattributed\":0,"
+		"\"clients\":["
 		"{\"client\":\"10.0.0.1\",\"family\":\"ipv4\",\"prefix\":32,\"current\":1,"
 		"\"peak\":1,\"peak_at\":\"1970-01-01T00:00:00Z\",\"total\":1}]}]}\n");
 	free(out);
@@ -385,15 +418,15 @@ static void test_losses(void **state)
 	assert_string_equal(out, "");
 	free(out);
 	for (i = 0; i < 10; i++)
-		of[i] = (struct client_overflow){ 1000 + i, i + 1 };
+		of[i] = (struct client_overflow){ 1000 + i, i + 1, i % 2 };
 	r.n_overflow = 10;
 	r.losses = (struct client_losses){ .evicted = 3, .overflow = 55, .unmarked = 1 };
 	out = capture(wrap_losses, &r);
 	assert_non_null(strstr(out, "3 clients without open connections were forgotten"));
 	assert_non_null(strstr(out, "(start --clients 4)"));
 	assert_non_null(strstr(out, "55 connections were attributed to no client"));
-	assert_non_null(strstr(out, "(port 1000: 1, 1001: 2,"));
-	assert_non_null(strstr(out, "1007: 8, 2 more ports)"));
+	assert_non_null(strstr(out, "(port 1000: 1, 0 open; 1001: 2, 1 open;"));
+	assert_non_null(strstr(out, "1007: 8, 1 open; 2 more ports)"));
 	assert_non_null(strstr(out, "1 unattributed connections could not be marked"));
 	free(out);
 	out = capture(wrap_losses_json, &r);
@@ -413,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_normalise_and_format),
 		cmocka_unit_test(test_same_client_same_key),
 		cmocka_unit_test(test_state_word),
+		cmocka_unit_test(test_hash_spread),
 		cmocka_unit_test(test_sort_and_top),
 		cmocka_unit_test(test_advice_arithmetic),
 		cmocka_unit_test(test_advice_lists),
