@@ -24,7 +24,7 @@ static const struct command commands[] = {
 	  "Counting goes on in the kernel with no connpeak process running.\n"
 	  "  --all-netns             count every network namespace, not only this one\n"
 	  "  --clients N             room for N clients of inbound connections (default\n"
-	  "                          16384, about 120 bytes each; 0 turns it off)\n"
+	  "                          16384, 96 bytes of kernel memory each; 0: off)\n"
 	  "  --client-prefix V4,V6   count clients by network: IPv4 /V4 (1-32) and IPv6\n"
 	  "                          /V6 (1-128), e.g. 24,64 (default 32,128: by address)\n" },
 	{ "stop", cmd_stop, "stop",
@@ -41,11 +41,12 @@ static const struct command commands[] = {
 	  "clients [--top N] [--sort current|peak] [--json] [--resolve] [PORT|SERVICE...]",
 	  "Print, per port, the clients (remote addresses) holding inbound connections:\n"
 	  "open connections, peak, when the peak was reached (local time) and the\n"
-	  "connections opened since start, busiest first. Clients without open\n"
-	  "connections are kept until the table needs their room (least recently\n"
-	  "active first); such evictions and connections that found the table full\n"
-	  "are reported on stderr (in JSON: evicted, overflow). IPv4-mapped IPv6\n"
-	  "clients are shown as IPv4.\n"
+	  "connections opened since start, busiest first. A client without open\n"
+	  "connections stays until the table needs its room (about the least\n"
+	  "recently active goes first). Such evictions, and connections attributed\n"
+	  "to no client because the table was full, are reported on stderr (in JSON:\n"
+	  "evicted, overflow, unattributed). IPv4-mapped IPv6 clients are shown as\n"
+	  "IPv4.\n"
 	  "  --top N                 clients per port (default 10)\n"
 	  "  --sort current|peak     order by open connections (default) or by peak\n"
 	  "  --json                  one JSON object, peak_at in UTC (RFC 3339)\n"
