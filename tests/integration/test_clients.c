@@ -655,6 +655,33 @@ static void test_table_order(void **state)
 	free(o);
 }
 
+/* Names only with --resolve: 127.0.0.1 has one in /etc/hosts, 127.0.0.2 none. */
+static void test_resolve(void **state)
+{
+	struct out *o = out_new();
+	int l;
+
+	require();
+	start(NULL, NULL);
+	l = listen_on("0.0.0.0", PORT_COUNTS);
+	connect_from(l, "127.0.0.1", "127.0.0.1", PORT_COUNTS);
+	connect_from(l, "127.0.0.2", "127.0.0.1", PORT_COUNTS);
+	expect_port(PORT_COUNTS, 2);
+	clients_json(o, "15101");
+	if (strstr(o->out, "\"name\""))
+		fail_msg("a name without --resolve: %s", o->out);
+	cp(o, "clients", "--json", "--resolve", "15101", NULL);
+	if (o->status || !strstr(o->out, "\"client\":\"127.0.0.1\"") ||
+	    strstr(o->out, "\"client\":\"127.0.0.1\"") > strstr(o->out, "\"name\":\"") ||
+	    !strstr(o->out, "\"name\":null"))
+		fail_msg("clients --json --resolve: a name for 127.0.0.1, null for "
+			 "127.0.0.2 expected: %s", o->out);
+	cp(o, "clients", "--resolve", "15101", NULL);
+	if (o->status || !strstr(o->out, "  NAME\n"))
+		fail_msg("clients --resolve: a NAME column expected: %s", o->out);
+	free(o);
+}
+
 /* Connections open before start are found by the start-up walk. */
 static void test_seeded(void **state)
 {
@@ -992,6 +1019,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_counts_per_client, teardown),
 		cmocka_unit_test_teardown(test_table_order, teardown),
+		cmocka_unit_test_teardown(test_resolve, teardown),
 		cmocka_unit_test_teardown(test_seeded, teardown),
 		cmocka_unit_test_teardown(test_prefix, teardown),
 		cmocka_unit_test_teardown(test_small_table, teardown),
