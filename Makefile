@@ -33,10 +33,12 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 	-Iinclude -I$(dir $(VMLINUX_H)) $(CLANG_SYS_INCLUDES)
 
 CORE_SRCS := src/opts.c src/services.c src/output.c src/timefmt.c src/history.c \
-	src/advise.c src/config.c src/statefile.c src/metrics.c src/httpd_listen.c
+	src/advise.c src/config.c src/statefile.c src/metrics.c src/httpd_listen.c src/clients.c \
+	src/clients_out.c
 TOOL_SRCS := src/main.c src/tracker.c src/query.c src/netns.c src/listeners.c \
 	src/commands.c src/start.c src/top.c src/cmd_history.c src/cmd_advise.c \
-	src/daemon.c src/daemon_run.c src/persist.c src/httpd.c
+	src/daemon.c src/daemon_run.c src/persist.c src/httpd.c src/client_table.c \
+	src/clients_cmd.c
 CORE_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 TOOL_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(TOOL_SRCS))
 SKEL := $(OUTPUT)/connpeak.skel.h
@@ -60,7 +62,8 @@ connpeak: $(CORE_OBJS) $(TOOL_OBJS)
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/connpeak.bpf.o: bpf/connpeak.bpf.c include/connpeak.h $(VMLINUX_H) | $(OUTPUT)
+$(OUTPUT)/connpeak.bpf.o: bpf/connpeak.bpf.c $(wildcard bpf/*.bpf.h include/*.h) $(VMLINUX_H) \
+			  | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -69,7 +72,7 @@ $(SKEL): $(OUTPUT)/connpeak.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name connpeak_bpf > $@
 
 $(TOOL_OBJS): $(SKEL)
-$(OUTPUT)/%.o: src/%.c $(wildcard src/*.h) include/connpeak.h | $(OUTPUT)
+$(OUTPUT)/%.o: src/%.c $(wildcard src/*.h include/*.h) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Isrc -c $< -o $@
 

@@ -412,6 +412,8 @@ static __always_inline struct connpeak_sock *sock_state(const struct sock *sk, i
 	return st;
 }
 
+#include "clients.bpf.h"
+
 static __always_inline void on_open(const struct sock *sk, int oldstate)
 {
 	struct connpeak_sock *st = sock_state(sk, 0);
@@ -444,13 +446,17 @@ static __always_inline void on_open(const struct sock *sk, int oldstate)
 		if (__sync_lock_test_and_set(&st->state, CONNPEAK_SK_COUNTED) ==
 		    CONNPEAK_SK_COUNTED)
 			return;
+		st->flags &= ~CONNPEAK_SK_NO_CLIENT;
 	}
 	count_change(dir, port, 1);
+	if (client_on && dir == CONNPEAK_DIR_IN)
+		client_open(sk, port, st);
 }
 
 static __always_inline void on_close(const struct sock *sk)
 {
 	struct connpeak_sock *st = sock_state(sk, 0);
+	__u16 port;
 	__u8 dir;
 
 	/*
@@ -465,13 +471,23 @@ static __always_inline void on_close(const struct sock *sk)
 		}
 	}
 	if (st) {
-		if (__sync_lock_test_and_set(&st->state, CONNPEAK_SK_CLOSED) ==
+		if (__sync_lock_test_and_set(&st->state, CONNPEAK_SK_CLOSED) !=
 		    CONNPEAK_SK_COUNTED)
-			count_change(st->dir, st->port, 0);
+			return;
+		count_change(st->dir, st->port, 0);
+		if (!client_on || st->dir != CONNPEAK_DIR_IN)
+			return;
+		if (st->flags & CONNPEAK_SK_NO_CLIENT)
+			client_overflow_close(st->port);
+		else
+			client_close(sk, st->port);
 		return;
 	}
 	dir = guess_dir(sk);
-	count_change(dir, port_of(sk, dir), 0);
+	port = port_of(sk, dir);
+	count_change(dir, port, 0);
+	if (client_on && dir == CONNPEAK_DIR_IN)
+		client_close(sk, port);
 }
 
 static __always_inline int is_open_state(int state)
@@ -624,6 +640,8 @@ int seed(struct bpf_iter__tcp *ctx)
 	    CONNPEAK_SK_UNSEEN)
 		return 0;
 	count_change(dir, st->port, 1);
+	if (client_on && dir == CONNPEAK_DIR_IN)
+		client_open(sk, st->port, st);
 	stat_inc(CONNPEAK_STAT_SEEDED);
 	return 0;
 }

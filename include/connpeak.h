@@ -44,6 +44,15 @@ enum connpeak_stat {
 	CONNPEAK_STAT_EVENTS_LOST,	/* history events lost to a full ring buffer */
 	CONNPEAK_STAT_SEED_MISSED,	/* open sockets a pass of the start-up walk could not count */
 	CONNPEAK_STAT_HIST_START_NS,	/* CLOCK_BOOTTIME when history began: after the walk */
+	CONNPEAK_STAT_CLIENT_CAPACITY,	/* --clients as given to start; 0: off */
+	CONNPEAK_STAT_CLIENT_PREFIX,	/* IPv4 prefix length | IPv6 prefix length << 8 */
+	CONNPEAK_STAT_CLIENT_OVERFLOW,	/* inbound connections not attributed to a client */
+	CONNPEAK_STAT_CLIENT_OVERFLOW_UNKEYED, /* ... of which on no per-port counter */
+	CONNPEAK_STAT_CLIENT_EVICTED,	/* idle client entries dropped to make room */
+	CONNPEAK_STAT_CLIENT_COUNT,	/* client entries in use */
+	CONNPEAK_STAT_CLIENT_HAND,	/* where the next search for an idle entry starts */
+	CONNPEAK_STAT_CLIENT_UNMARKED,	/* unattributed sockets that could not be marked */
+	CONNPEAK_STAT_CLIENT_UNMATCHED,	/* close that found no client entry to subtract from */
 	CONNPEAK_NR_STATS,
 };
 
@@ -127,6 +136,7 @@ enum connpeak_sock_state {
 };
 
 #define CONNPEAK_SK_ACTIVE	1	/* flag: went SYN_SENT -> SYN_RECV (simultaneous open) */
+#define CONNPEAK_SK_NO_CLIENT	2	/* flag: inbound, counted in no client entry */
 
 struct connpeak_sock {
 	__u32 state;		/* enum connpeak_sock_state, changed by compare-and-swap */
@@ -134,5 +144,66 @@ struct connpeak_sock {
 	__u8 dir;
 	__u8 flags;
 };
+
+/*
+ * Per-client tracking of inbound connections. A client is the remote address,
+ * cut to a prefix length chosen at start, of connections to one local port.
+ * IPv4-mapped IPv6 addresses are stored as IPv4.
+ */
+#define CONNPEAK_FAMILY_IPV4	4
+#define CONNPEAK_FAMILY_IPV6	6
+
+struct connpeak_client_key {
+	__be32 addr[4];		/* IPv4 in addr[0], the rest zero; host bits zero */
+	__u16 port;		/* local port */
+	__u8 family;		/* CONNPEAK_FAMILY_* */
+	__u8 prefix;		/* prefix length the address was cut to */
+};
+
+/*
+ * The client table is an array of slots with open addressing: a key lives in
+ * one of CONNPEAK_CL_PROBES slots from the one its hash picks. There are two
+ * slots per client of capacity, so the table is at most half full. An entry
+ * stays when its client's last connection closes, until the table needs the
+ * room.
+ *
+ * state is 0 for a slot never used, CONNPEAK_CL_TOMB for one freed,
+ * CONNPEAK_CL_BUSY for one being filled, and otherwise packs current, peak
+ * (never 0 in use) and a fingerprint of the key, so that one compare-and-swap
+ * changes current and peak together and fails on a slot that was freed and
+ * reused for another key meanwhile. Readers check state before and after
+ * copying a slot.
+ */
+struct connpeak_client {
+	__u64 state;		/* fingerprint << 42 | peak << 21 | current, or a flag value */
+	__u64 total;		/* connections opened by this client since tracking began */
+	__u64 peak_ns;		/* CLOCK_BOOTTIME when the peak was last raised */
+	struct connpeak_client_key key;
+	__u32 last;		/* jiffies, low 32 bits, when it last became idle */
+};
+
+#define CONNPEAK_CL_SLOTS_PER_CLIENT	2
+#define CONNPEAK_CL_PROBES	32	/* slots a key may be found in, from its home */
+
+#define CONNPEAK_CL_BITS	21
+#define CONNPEAK_CL_MAX		((1U << CONNPEAK_CL_BITS) - 1)
+#define CONNPEAK_CL_FLAG	(1ULL << 63)
+#define CONNPEAK_CL_TOMB	(CONNPEAK_CL_FLAG | 1)
+#define CONNPEAK_CL_BUSY	(CONNPEAK_CL_FLAG | 2)
+#define CONNPEAK_CL_IN_USE(s)	((s) && !((s) & CONNPEAK_CL_FLAG))
+#define CONNPEAK_CL_CUR(s)	((__u32)(s) & CONNPEAK_CL_MAX)
+#define CONNPEAK_CL_PEAK(s)	((__u32)((s) >> CONNPEAK_CL_BITS) & CONNPEAK_CL_MAX)
+#define CONNPEAK_CL_FP(s)	((__u32)((s) >> (2 * CONNPEAK_CL_BITS)) & CONNPEAK_CL_MAX)
+#define CONNPEAK_CL_STATE(fp, peak, cur) \
+	(((__u64)(fp) << (2 * CONNPEAK_CL_BITS)) | ((__u64)(peak) << CONNPEAK_CL_BITS) | (cur))
+
+/* Inbound connections of one port attributed to no client. */
+struct connpeak_client_overflow {
+	__u64 total;		/* since tracking began */
+	__u64 current;		/* open now */
+};
+
+/* Ports with a counter of unattributed connections; more share one stat. */
+#define CONNPEAK_OVERFLOW_PORTS	1024
 
 #endif /* CONNPEAK_H */

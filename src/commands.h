@@ -26,6 +26,7 @@ int cmd_top(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_advise(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
+int cmd_clients(int argc, char **argv);
 
 void usage_command(const char *cmd, FILE *out);
 void setup_libbpf_log(bool verbose);

@@ -255,6 +255,7 @@ static int attach_tracker(struct daemon *d)
 		.bucket_ns = HIST_DEFAULT_BUCKET_S * 1000000000ULL,
 		.nbuckets = HIST_DEFAULT_KEEP_S / HIST_DEFAULT_BUCKET_S,
 		.hist_max = HIST_DEFAULT_PORTS,
+		.clients = CLIENT_OPTS_DEFAULT,
 	};
 	int err;
 

@@ -20,7 +20,8 @@ struct command {
 
 static const struct command commands[] = {
 	{ "start", cmd_start,
-	  "start [--all-netns] [--bucket SECONDS] [--keep DAYS] [--history-ports N] [PORT...]",
+	  "start [--all-netns] [--bucket SECONDS] [--keep DAYS] [--history-ports N]\n"
+	  "                  [--clients N] [--client-prefix V4,V6] [PORT...]",
 	  "Load the tracker, count the connections already open, pin it and exit.\n"
 	  "Counting goes on in the kernel with no connpeak process running.\n"
 	  "The kernel also keeps the peak of each time bucket for inbound connections\n"
@@ -29,7 +30,11 @@ static const struct command commands[] = {
 	  "  --bucket SECONDS       history bucket length (default 300, at most 86400)\n"
 	  "  --keep DAYS            history kept (default 8; 1-366, or a number with\n"
 	  "                         s, m, h or d, e.g. 12h)\n"
-	  "  --history-ports N      ports with history at most (default 64, 0 for none)\n" },
+	  "  --history-ports N      ports with history at most (default 64, 0 for none)\n"
+	  "  --clients N            room for N clients of inbound connections (default\n"
+	  "                         16384, 96 bytes of kernel memory each; 0: off)\n"
+	  "  --client-prefix V4,V6  count clients by network: IPv4 /V4 (1-32) and IPv6\n"
+	  "                         /V6 (1-128), e.g. 24,64 (default 32,128: by address)\n" },
 	{ "stop", cmd_stop, "stop",
 	  "Detach the tracker and remove its pins; its counts are lost.\n" },
 	{ "show", cmd_show,
@@ -87,6 +92,20 @@ static const struct command commands[] = {
 	  "  --listen ADDR:PORT   serve /metrics for Prometheus there (default\n"
 	  "                       127.0.0.1:19465; off for none)\n"
 	  "  --state-dir DIR      where history is saved (default /var/lib/connpeak)\n" },
+	{ "clients", cmd_clients,
+	  "clients [--top N] [--sort current|peak] [--json] [--resolve] [PORT|SERVICE...]",
+	  "Print, per port, the clients (remote addresses) holding inbound connections:\n"
+	  "open connections, peak, when the peak was reached (local time) and the\n"
+	  "connections opened since start, busiest first. A client without open\n"
+	  "connections stays until the table needs its room (about the least\n"
+	  "recently active goes first). Such evictions, and connections attributed\n"
+	  "to no client because the table was full, are reported on stderr (in JSON:\n"
+	  "evicted, overflow, unattributed). IPv4-mapped IPv6 clients are shown as\n"
+	  "IPv4.\n"
+	  "  --top N                 clients per port (default 10)\n"
+	  "  --sort current|peak     order by open connections (default) or by peak\n"
+	  "  --json                  one JSON object, peak_at in UTC (RFC 3339)\n"
+	  "  --resolve               add reverse DNS names (slow; never by default)\n" },
 	{ "top", cmd_top, "top [-d SECONDS] [-n COUNT] [--in | --out] [PORT|SERVICE...]",
 	  "Live table, busiest ports first; '*' marks a port standing at its peak.\n"
 	  "Without a pinned tracker, loads one for its own lifetime.\n"

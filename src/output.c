@@ -42,7 +42,7 @@ void rows_sort_busiest(struct port_row *rows, size_t n)
 }
 
 /* Service names come from a local file: escape them anyway. */
-static void print_json_string(FILE *out, const char *s)
+void print_json_string(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (; *s; s++) {

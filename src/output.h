@@ -28,6 +28,8 @@ void fmt_utc(char *buf, size_t len, time_t t);
 /* "2026-12-03 10:01:02" in the local time zone */
 void fmt_local(char *buf, size_t len, time_t t);
 
+/* A JSON string, quoted and escaped. */
+void print_json_string(FILE *out, const char *s);
 void print_rows_json(FILE *out, const struct port_row *rows, size_t n);
 /* mark_peak: flag rows whose current count stands at the peak */
 void print_rows_table(FILE *out, const struct port_row *rows, size_t n, int mark_peak);

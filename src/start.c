@@ -40,6 +40,20 @@ static int history_option(int c, struct load_opts *lo, unsigned long *keep)
 	return -2;
 }
 
+/* --clients and --client-prefix. */
+static int client_option(int c, struct client_opts *o)
+{
+	if (c == 'C' && parse_client_capacity(optarg, &o->capacity)) {
+		fprintf(stderr, "connpeak start: bad --clients '%s': expected 0 (off) or a whole "
+			"number from %d to %d\n", optarg, CLIENTS_MIN, CLIENTS_MAX);
+		return EXIT_USAGE;
+	}
+	if (c == 'X' && parse_client_prefix(optarg, &o->prefix4, &o->prefix6))
+		return bad_value("--client-prefix", optarg,
+				 "expected IPV4LEN,IPV6LEN such as 24,64 (IPv4 1-32, IPv6 1-128)");
+	return PROCEED;
+}
+
 /* Ring length and memory, checked before anything is loaded. */
 static int check_history(struct load_opts *lo, unsigned long keep, char *keep_arg)
 {
@@ -72,6 +86,8 @@ static int parse_start(int argc, char **argv, struct common_opts *o, struct load
 		{ "bucket", required_argument, NULL, 'B' },
 		{ "keep", required_argument, NULL, 'K' },
 		{ "history-ports", required_argument, NULL, 'N' },
+		{ "clients", required_argument, NULL, 'C' },
+		{ "client-prefix", required_argument, NULL, 'X' },
 		COMMON_LONG_OPTS,
 		{}
 	};
@@ -87,6 +103,8 @@ static int parse_start(int argc, char **argv, struct common_opts *o, struct load
 			status = history_option(c, lo, &keep);
 			if (c == 'K')
 				keep_arg = optarg;
+		} else if (c == 'C' || c == 'X') {
+			status = client_option(c, &lo->clients);
 		} else if (!common_option(c, o, "start", &status)) {
 			return bad_option("start", argv, c);
 		}
@@ -106,6 +124,7 @@ int cmd_start(int argc, char **argv)
 	struct load_opts lo = {
 		.bucket_ns = HIST_DEFAULT_BUCKET_S * 1000000000ULL,
 		.hist_max = HIST_DEFAULT_PORTS,
+		.clients = CLIENT_OPTS_DEFAULT,
 	};
 	struct common_opts o = { .pin_dir = DEFAULT_PIN_DIR };
 	struct tracker t = TRACKER_INIT;

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "client_table.h"
 #include "connpeak.skel.h"
 #include "listeners.h"
 #include "netns.h"
@@ -51,6 +52,8 @@ static const char *const map_pins[TM_NR] = {
 	[TM_ALERTS] = "alerts",
 	[TM_ALERT_INDEX] = "alert_index",
 	[TM_EVENTS] = "events",
+	[TM_CLIENTS] = CLIENT_PIN_MAP,
+	[TM_CLIENT_OVERFLOW] = CLIENT_PIN_OVERFLOW,
 };
 #define LINK_PIN "link"
 #define NESTED_LINK_PIN "link_nested"
@@ -220,6 +223,24 @@ static int attach_tracepoint(struct tracker *t)
 	return 0;
 }
 
+/* Size the client table and set what the program cuts addresses to. */
+static int set_clients(struct tracker *t, const struct client_opts *o)
+{
+	struct connpeak_bpf *skel = t->skel;
+	int err;
+
+	err = bpf_map__set_max_entries(skel->maps.clients, clients_slots(o->capacity));
+	if (err) {
+		fprintf(stderr, "connpeak: bpf: sizing map 'clients' failed: %s\n", strerror(-err));
+		return err;
+	}
+	skel->rodata->client_on = o->capacity > 0;
+	skel->rodata->client_capacity = o->capacity;
+	skel->rodata->client_slots = clients_slots(o->capacity);
+	client_cfg_fill(&skel->rodata->client_cfg, o->prefix4 ?: 32, o->prefix6 ?: 128);
+	return 0;
+}
+
 static int collect_one(void *arg)
 {
 	return listeners__collect(arg);
@@ -304,6 +325,9 @@ static int open_skel(struct tracker *t, const struct load_opts *o)
 	}
 	t->skel->rodata->filter_netns = inum;
 	bpf_program__set_autoattach(t->skel->progs.seed, false);
+	err = set_clients(t, &o->clients);
+	if (err)
+		return err;
 	return configure_history(t, o);
 }
 
@@ -318,6 +342,8 @@ static void skel_fds(struct tracker *t)
 		[TM_ALERTS] = t->skel->maps.alerts,
 		[TM_ALERT_INDEX] = t->skel->maps.data_alerts,
 		[TM_EVENTS] = t->skel->maps.events,
+		[TM_CLIENTS] = t->skel->maps.clients,
+		[TM_CLIENT_OVERFLOW] = t->skel->maps.client_overflow,
 	};
 	int i;
 
@@ -345,6 +371,9 @@ int tracker__load(struct tracker *t, const struct load_opts *o)
 	if (err)
 		return err;
 	t->stats[CONNPEAK_STAT_START_NS] = boottime_ns();
+	t->stats[CONNPEAK_STAT_CLIENT_CAPACITY] = o->clients.capacity;
+	t->stats[CONNPEAK_STAT_CLIENT_PREFIX] = (o->clients.prefix4 ?: 32) |
+						(o->clients.prefix6 ?: 128) << 8;
 
 	/* Attach before the walk, so nothing opens or closes unseen. */
 	t->skel->bss->ctl_seeding = 1;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include "connpeak.h"
+#include "clients.h"
 #include "opts.h"
 #include "output.h"
 
@@ -24,6 +25,8 @@ enum tracker_map {
 	TM_ALERTS,
 	TM_ALERT_INDEX,
 	TM_EVENTS,
+	TM_CLIENTS,
+	TM_CLIENT_OVERFLOW,
 	TM_NR,
 };
 
@@ -60,6 +63,7 @@ struct load_opts {
 	__u32 nbuckets;			/* history ring length per port */
 	__u32 hist_max;			/* history ports at most; 0: no history */
 	struct port_set hist_named;	/* ports named for history */
+	struct client_opts clients;	/* capacity 0: clients not counted */
 };
 
 #define HIST_DEFAULT_BUCKET_S	300

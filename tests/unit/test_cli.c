@@ -100,6 +100,22 @@ static const struct bad_case bad_cases[] = {
 	{ { "top", "-n", "-3" }, "'-3'" },
 	{ { "top", "-d" }, "'-d'" },
 	{ { "top", "-x" }, "'-x'" },
+	{ { "start", "--clients", "abc" }, "'abc'" },
+	{ { "start", "--clients", "-1" }, "'-1'" },
+	{ { "start", "--clients", "1048577" }, "'1048577'" },
+	{ { "start", "--clients" }, "'--clients'" },
+	{ { "start", "--client-prefix", "33,64" }, "'33,64'" },
+	{ { "start", "--client-prefix", "24,129" }, "'24,129'" },
+	{ { "start", "--client-prefix", "24,x" }, "'24,x'" },
+	{ { "start", "--client-prefix", "24" }, "'24'" },
+	{ { "start", "--client-prefix", "0,64" }, "'0,64'" },
+	{ { "start", "--clients", "8", "--client-prefix", "24,64,1" }, "'24,64,1'" },
+	{ { "clients", "--top", "0" }, "'0'" },
+	{ { "clients", "--top", "ten" }, "'ten'" },
+	{ { "clients", "--sort", "total" }, "'total'" },
+	{ { "clients", "--top" }, "'--top'" },
+	{ { "clients", "99999" }, "'99999'" },
+	{ { "clients", "--in" }, "'--in'" },
 	{ { "frobnicate" }, "'frobnicate'" },
 	{ { "--bogus" }, "'--bogus'" },
 };
@@ -132,9 +148,30 @@ static void test_bad_args_change_nothing(void **state)
 	assert_int_not_equal(stat("/tmp/connpeak-cli-test-dir", &st), 0);
 }
 
+/* A bad client option to start leaves no pin directory behind: nothing was loaded. */
+static void test_bad_client_options_load_nothing(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "--clients", "x" }, { "--client-prefix", "33,64" }, { "--client-prefix", "24,x" },
+	};
+	const char *args[] = { "start", "--pin-dir", "/tmp/connpeak-cli-test-dir", NULL, NULL,
+			       NULL };
+	struct result r;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		args[3] = bad[i][0];
+		args[4] = bad[i][1];
+		run(&r, args);
+		assert_int_equal(r.status, 2);
+		assert_int_not_equal(stat("/tmp/connpeak-cli-test-dir", &st), 0);
+	}
+}
+
 static void test_help(void **state)
 {
-	const char *const cmds[] = { "start", "stop", "show", "reset", "top" };
+	const char *const cmds[] = { "start", "stop", "show", "reset", "top", "clients" };
 	const char *top[] = { "--help", NULL };
 	const char *args[3] = { NULL, "--help", NULL };
 	char want[64];
@@ -145,6 +182,8 @@ static void test_help(void **state)
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "Usage: connpeak"));
 	assert_non_null(strstr(r.out, "Exit status"));
+	assert_non_null(strstr(r.out, "connpeak clients [--top N]"));
+	assert_non_null(strstr(r.out, "[--clients N] [--client-prefix V4,V6]"));
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		args[0] = cmds[i];
 		run(&r, args);
@@ -159,6 +198,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_bad_args_change_nothing),
+		cmocka_unit_test(test_bad_client_options_load_nothing),
 		cmocka_unit_test(test_help),
 	};
 
