@@ -95,14 +95,32 @@ static bool same_run(const struct state_rec *a, const struct state_rec *b)
 	return a->run_start_ns == b->run_start_ns && !strcmp(a->boot_id, b->boot_id);
 }
 
-/* Buckets strictly between prev and bucket upto, all holding standing. */
+/* The longest gap filled, a year; all gaps of one file fill at most 4M points (64 MiB). */
+#define HIST_FILL_MAX_S	(366ULL * 86400)
+#define HIST_FILL_MAX	(1ULL << 22)
+
+/*
+ * Buckets strictly between prev and bucket upto, all holding standing. A gap
+ * longer than any history can be kept for, one past the limit on points, or
+ * one whose times would not fit in time_t comes from a damaged line: it is
+ * left empty rather than filled.
+ */
 static int fill_gap(struct points *pts, const struct state_rec *prev, __u64 upto,
 		    unsigned int standing)
 {
-	__u64 b;
+	__u64 first = (__u64)prev->bucket + 1, b;
+	time_t last_start;
 	int err = 0;
 
-	for (b = prev->bucket + 1; !err && b < upto; b++)
+	if (upto <= first || !prev->bucket_s)
+		return 0;
+	if (upto - first > HIST_FILL_MAX_S / prev->bucket_s ||
+	    pts->n + (upto - first) > HIST_FILL_MAX ||
+	    __builtin_mul_overflow((time_t)(upto - prev->bucket), (time_t)prev->bucket_s,
+				   &last_start) ||
+	    __builtin_add_overflow(prev->wall_start, last_start, &last_start))
+		return 0;
+	for (b = first; !err && b < upto; b++)
 		err = points_add(pts, prev->wall_start + (time_t)((b - prev->bucket) *
 							     prev->bucket_s), standing);
 	return err;

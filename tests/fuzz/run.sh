@@ -6,9 +6,7 @@
 # tests/fuzz/regress/NAME/ once, then fuzzing for SECONDS on a working
 # corpus DIR/corpus-NAME seeded from tests/fuzz/corpus/NAME/. An input that
 # crashes is saved as DIR/crash-NAME-*: keep it in tests/fuzz/regress/NAME/.
-# With "known" instead of SECONDS, run the inputs of bugs reported and not
-# yet fixed (tests/fuzz/known/NAME/), which are expected to fail.
-# Usage: tests/fuzz/run.sh DIR SECONDS|known NAME...
+# Usage: tests/fuzz/run.sh DIR SECONDS NAME...
 set -u
 
 dir=$1
@@ -34,10 +32,6 @@ replay() {
 }
 
 for name in "$@"; do
-	if [ "$secs" = known ]; then
-		FUZZ_KNOWN=1 replay "$name" "$here/known/$name"/*
-		continue
-	fi
 	replay "$name" "$here/regress/$name"/*
 	mkdir -p "$dir/corpus-$name"
 	rm -f "$dir/crash-$name-"*

@@ -19,6 +19,7 @@
 #include <linux/types.h>
 #include "connpeak.h"
 #include "history.h"
+#include "statefile.h"
 
 #define NS		1000000000ULL
 #define BUCKET_S	10
@@ -701,6 +702,55 @@ static void test_service_label(void **state)
 
 #define TZ_TEST(fn) cmocka_unit_test_teardown(fn, teardown_tz)
 
+/* Saved records of one run, from a damaged file or not. */
+static struct state_rec saved(__u32 bucket, time_t wall, unsigned int peak, unsigned int start)
+{
+	struct state_rec r = {
+		.boot_id = "0c1d2e3f-aaaa-bbbb-cccc-1234567890ab",
+		.run_start_ns = 5 * NS, .bucket = bucket, .bucket_s = 300,
+		.wall_start = wall, .peak = peak, .start = start,
+	};
+
+	return r;
+}
+
+/* A gap inside a run holds the next record's start; a damaged one stays empty. */
+static void test_saved_gaps(void **state)
+{
+	struct state_rec r[2] = { saved(10, REAL0, 4, 1), saved(13, REAL0 + 900, 6, 2) };
+	struct hist_point *p = NULL;
+	long n;
+
+	n = hist_saved(r, 2, "other-boot", 0, 0, 0, &p);
+	assert_int_equal(n, 4);
+	assert_int_equal(p[1].start, REAL0 + 300);
+	assert_int_equal(p[1].peak, 2);
+	assert_int_equal(p[2].start, REAL0 + 600);
+	assert_int_equal(p[3].peak, 6);
+	free(p);
+
+	/* 4 billion buckets apart: the two points only */
+	r[1] = saved(4000000000U, REAL0 + 300, 3, 2);
+	n = hist_saved(r, 2, "other-boot", 0, 0, 0, &p);
+	assert_int_equal(n, 2);
+	free(p);
+
+	/* a start time at the end of time_t: filling would overflow */
+	r[0] = saved(20, 0x7fffffffffffffffLL, 2, 0);
+	r[1] = saved(24, REAL0, 3, 2);
+	n = hist_saved(r, 2, "other-boot", 0, 0, 0, &p);
+	assert_int_equal(n, 2);
+	free(p);
+
+	/* the current run's newest bucket is the last a u32 holds */
+	r[0] = saved(0xffffffffU, REAL0, 12, 9);
+	n = hist_saved(r, 1, r[0].boot_id, r[0].run_start_ns, 0x100000000ULL, 9, &p);
+	assert_int_equal(n, 1);
+	assert_int_equal(p[0].peak, 12);
+	free(p);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -730,6 +780,7 @@ int main(void)
 		cmocka_unit_test(test_advise_pattern_changed),
 		cmocka_unit_test(test_advise_earlier_known),
 		cmocka_unit_test(test_service_label),
+		cmocka_unit_test(test_saved_gaps),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
