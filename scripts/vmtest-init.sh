@@ -20,6 +20,9 @@ mount -t tmpfs tmpfs /run
 mount -t bpf bpf /sys/fs/bpf
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+# The memory-limit fault test makes a child cgroup with the memory controller.
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null &&
+	echo +memory >/sys/fs/cgroup/cgroup.subtree_control
 
 # ss(8) asks the kernel through sock_diag; Debian builds it as modules.
 for m in inet_diag tcp_diag; do

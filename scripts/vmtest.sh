@@ -122,9 +122,15 @@ build_initramfs()
 	copy_with_libs "$(command -v ss)" /bin/ss
 	copy_with_libs "$(command -v ip)" /bin/ip
 	[ -x /usr/bin/promtool ] && copy_with_libs /usr/bin/promtool /usr/bin/promtool
+	# The fault tests count links with bpftool; the security tests copy
+	# connpeak with install and run it as nobody with setpriv.
+	for t in bpftool install setpriv; do
+		copy_with_libs "$(command -v "$t")" "/usr/bin/$t"
+	done
 	cp /etc/services /etc/protocols "$root/etc/"
-	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
-	printf 'root:x:0:\n' >"$root/etc/group"
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' \
+		>"$root/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 	for m in inet_diag tcp_diag; do
 		cp "$(find "$kdir/lib/modules" -name "$m.ko*" | head -n 1)" "$root/lib/modules/"
 	done
