@@ -59,7 +59,8 @@
 extern char **environ;
 
 static const char *const pin_names[] = {
-	"slots", "used", "stats", "hist", "hist_conf", "alerts", "alert_index", "events",
+	"slots", "used", "stats", "hist", "hist_conf", "alerts", "alert_index", "events", "clients",
+	"client_overflow",
 	"link_nested", "link",
 };
 #define NR_PINS (sizeof(pin_names) / sizeof(pin_names[0]))

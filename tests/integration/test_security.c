@@ -26,7 +26,8 @@
 #define SAVE_WAIT_MS	5000
 
 static const char *const pin_names[] = {
-	"slots", "used", "stats", "hist", "hist_conf", "alerts", "alert_index", "events",
+	"slots", "used", "stats", "hist", "hist_conf", "alerts", "alert_index", "events", "clients",
+	"client_overflow",
 	"link_nested", "link",
 };
 
