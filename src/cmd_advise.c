@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "advise.h"
 #include "commands.h"
 #include "history.h"
 #include "config.h"
@@ -21,13 +22,6 @@ struct advise_opts {
 	unsigned long headroom;
 	unsigned long users;		/* 0: not given */
 	bool json;
-};
-
-struct service_advice {
-	unsigned int port;
-	struct advice a;
-	bool has_history;
-	unsigned long users_start;	/* 0: not applicable */
 };
 
 static int parse_advise(int argc, char **argv, struct advise_opts *o)
@@ -98,68 +92,14 @@ static int advise_port(const struct tracker *t, const struct port_row *row,
 	return 0;
 }
 
-static const char *label_of(unsigned int port)
+static void report(const struct service_advice *sa, size_t n, const struct advise_opts *o)
 {
-	const char *label = service_label(port);
+	struct advise_report r = { .sa = sa, .n = n, .headroom = o->headroom };
 
-	return label ? label : services__name(port);
-}
-
-static void print_table(const struct service_advice *sa, size_t n, unsigned long headroom)
-{
-	const char *label;
-	size_t i;
-
-	printf("%-16s %5s %8s  %-10s %10s  %s\n", "SERVICE", "PORT", "PEAK", "USUAL HOUR",
-	       "LIMIT", "NOTE");
-	for (i = 0; i < n; i++) {
-		label = label_of(sa[i].port);
-		printf("%-16.16s %5u %8u  ", label ? label : "-", sa[i].port, sa[i].a.peak);
-		if (sa[i].a.usual_hour >= 0)
-			printf("%02d:00      ", sa[i].a.usual_hour);
-		else
-			printf("%-11s", "-");
-		printf("%10u ", sa[i].a.limit);
-		if (!sa[i].a.peak)
-			printf(" no connection open in the history kept");
-		if (sa[i].a.changed)
-			printf(" pattern changed: last 24 h peak %u, days before %u (+%lu%%)",
-			       sa[i].a.recent_peak, sa[i].a.earlier_peak, headroom);
-		if (sa[i].users_start)
-			printf(" under a day of history: start from 5 x users = %lu",
-			       sa[i].users_start);
-		putchar('\n');
-	}
-	printf("LIMIT = ceil(PEAK x %lu%%)\n", 100 + headroom);
-}
-
-static void print_json(const struct service_advice *sa, size_t n, unsigned long headroom)
-{
-	const char *label;
-	size_t i;
-
-	fputs("{\"advice\":[", stdout);
-	for (i = 0; i < n; i++) {
-		label = label_of(sa[i].port);
-		printf("%s{\"port\":%u,\"service\":", i ? "," : "", sa[i].port);
-		if (label)
-			printf("\"%s\"", label);
-		else
-			fputs("null", stdout);
-		printf(",\"peak\":%u,\"usual_hour\":", sa[i].a.peak);
-		if (sa[i].a.usual_hour >= 0)
-			printf("%d", sa[i].a.usual_hour);
-		else
-			fputs("null", stdout);
-		printf(",\"headroom_pct\":%lu,\"limit\":%u,\"pattern_changed\":%s,"
-		       "\"users_start\":", headroom, sa[i].a.limit,
-		       sa[i].a.changed ? "true" : "false");
-		if (sa[i].users_start)
-			printf("%lu}", sa[i].users_start);
-		else
-			fputs("null}", stdout);
-	}
-	fputs("]}\n", stdout);
+	if (o->json)
+		print_advice_json(stdout, &r);
+	else
+		print_advice_table(stdout, &r);
 }
 
 static int run_advise(const struct tracker *t, const struct advise_opts *o)
@@ -178,10 +118,8 @@ static int run_advise(const struct tracker *t, const struct advise_opts *o)
 		err = advise_port(t, &rows[i], o, now, &sa[i]);
 	if (err)
 		fprintf(stderr, "connpeak: advise: reading counts failed: %s\n", strerror(-err));
-	else if (o->json)
-		print_json(sa, n, o->headroom);
 	else
-		print_table(sa, n, o->headroom);
+		report(sa, n, o);
 	free(sa);
 	free(rows);
 	return err ? EXIT_FAIL : EXIT_OK;
