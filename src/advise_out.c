@@ -11,13 +11,13 @@ static const char *label_of(unsigned int port)
 	return label ? label : services__name(port);
 }
 
-/* " over client limit 50: 192.0.2.7 (peak 80), ..., and 2 more" */
+/* "over client limit 50: 192.0.2.7 (peak 80), ..., and 2 more" */
 static void print_refused_note(FILE *out, const struct service_clients *sc, unsigned int limit)
 {
 	char addr[CLIENT_ADDR_LEN];
 	size_t i;
 
-	fprintf(out, " over client limit %u:", limit);
+	fprintf(out, "over client limit %u:", limit);
 	for (i = 0; i < sc->n_refused && i < ADVISE_REFUSED_SHOWN; i++) {
 		client_addr_format(addr, sizeof(addr), &sc->refused[i]->key);
 		fprintf(out, "%s %s (peak %u)", i ? "," : "", addr, sc->refused[i]->peak);
@@ -26,18 +26,29 @@ static void print_refused_note(FILE *out, const struct service_clients *sc, unsi
 		fprintf(out, ", and %zu more", sc->n_refused - ADVISE_REFUSED_SHOWN);
 }
 
+/* The notes of a row, after a space, separated by "; ". */
 static void print_notes(FILE *out, const struct service_advice *sa, const struct advise_report *r)
 {
-	if (!sa->a.peak)
-		fprintf(out, " no connection open in the history kept");
-	if (sa->a.changed)
-		fprintf(out, " pattern changed: last 24 h peak %u, days before %u (+%lu%%)",
+	const char *sep = " ";
+
+	if (!sa->a.peak) {
+		fprintf(out, "%sno connection open in the history kept", sep);
+		sep = "; ";
+	}
+	if (sa->a.changed) {
+		fprintf(out, "%spattern changed: last 24 h peak %u, days before %u (+%lu%%)", sep,
 			sa->a.recent_peak, sa->a.earlier_peak, r->headroom);
-	if (sa->users_start)
-		fprintf(out, " under a day of history: start from 5 x users = %lu",
+		sep = "; ";
+	}
+	if (sa->users_start) {
+		fprintf(out, "%sunder a day of history: start from 5 x users = %lu", sep,
 			sa->users_start);
-	if (r->client_limit && sa->clients.n_refused)
+		sep = "; ";
+	}
+	if (r->client_limit && sa->clients.n_refused) {
+		fputs(sep, out);
 		print_refused_note(out, &sa->clients, r->client_limit);
+	}
 }
 
 /* Width of the TOP CLIENT column: its heading or the longest address. */

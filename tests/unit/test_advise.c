@@ -174,6 +174,14 @@ static void test_table_names_five(void **state)
 	if (!strstr(out, "203.0.113.2 (peak 54), and 1 more\n") || strstr(out, "203.0.113.3"))
 		fail_msg("six refused: five named and 'and 1 more' expected: %s", out);
 	free(out);
+	/* Notes of one row are separated by "; ". */
+	sa[0].users_start = 200;
+	sa[0].a.peak = 0;
+	out = capture(print_advice_table, &r);
+	if (!strstr(out, "  no connection open in the history kept; under a day of history: "
+		    "start from 5 x users = 200; over client limit 52: 192.0.2.0/24 (peak 80),"))
+		fail_msg("three notes separated by '; ' expected: %s", out);
+	free(out);
 }
 
 static void test_json_clients(void **state)
