@@ -140,8 +140,10 @@ static int read_clients(const struct tracker *t, const struct advise_opts *o,
 	if (!err)
 		err = client_table__read(&ct, t, &o->ports, &ac->snap);
 	client_table__close(&ct);
-	if (!err && !(ac->over = calloc(ac->snap.n ? ac->snap.n : 1, sizeof(*ac->over))))
-		err = -ENOMEM;
+	if (!err) {
+		ac->over = calloc(ac->snap.n ? ac->snap.n : 1, sizeof(const struct client_row *));
+		err = ac->over ? 0 : -ENOMEM;
+	}
 	if (err) {
 		fprintf(stderr, "connpeak: advise: reading client maps under %s failed: %s\n",
 			o->common.pin_dir, strerror(-err));
