@@ -34,7 +34,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 CORE_SRCS := src/opts.c src/services.c src/output.c src/timefmt.c src/history.c \
 	src/advise.c src/config.c src/statefile.c src/metrics.c src/httpd_listen.c src/clients.c \
-	src/clients_out.c
+	src/clients_out.c src/advise_out.c
 TOOL_SRCS := src/main.c src/tracker.c src/query.c src/netns.c src/listeners.c \
 	src/commands.c src/start.c src/top.c src/cmd_history.c src/cmd_advise.c \
 	src/daemon.c src/daemon_run.c src/persist.c src/httpd.c src/client_table.c \

@@ -191,3 +191,29 @@ int client_advise(const struct client_row *rows, size_t n, unsigned int headroom
 	out->limit = limit;
 	return 0;
 }
+
+int service_clients__fill(struct service_clients *sc, const struct client_row *rows, size_t n,
+			  unsigned int headroom_pct, unsigned int in_force,
+			  const struct client_row **over)
+{
+	struct client_advice a;
+	unsigned int check;
+	int err;
+
+	memset(sc, 0, sizeof(*sc));
+	/* Checked against 0, every client with a peak is listed, highest first. */
+	err = client_advise(rows, n, headroom_pct, 0, over, &a);
+	if (err == -ENODATA)
+		return 0;
+	if (err)
+		return err;
+	check = in_force ? in_force : a.limit;
+	sc->known = true;
+	sc->peak = a.max_peak;
+	sc->limit = a.limit;
+	sc->top = over[0];
+	sc->refused = over;
+	while (sc->n_refused < a.n_over && over[sc->n_refused]->peak > check)
+		sc->n_refused++;
+	return 0;
+}

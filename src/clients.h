@@ -115,4 +115,24 @@ int client_advise(const struct client_row *rows, size_t n, unsigned int headroom
 		  unsigned int check_limit, const struct client_row **over,
 		  struct client_advice *out);
 
+/*
+ * The per-client advice advise shows for one service, from the rows of its
+ * port: the highest peak, the suggested limit, the client that had the peak,
+ * and the clients whose peak exceeds in_force (0: the suggested limit, which
+ * by construction nobody exceeds), highest first. over needs room for n
+ * pointers and must outlive sc. No row with a peak: known is false.
+ */
+struct service_clients {
+	bool known;
+	unsigned int peak;
+	unsigned int limit;
+	const struct client_row *top;
+	const struct client_row *const *refused;
+	size_t n_refused;
+};
+
+int service_clients__fill(struct service_clients *sc, const struct client_row *rows, size_t n,
+			  unsigned int headroom_pct, unsigned int in_force,
+			  const struct client_row **over);
+
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "advise.h"
+#include "client_table.h"
 #include "commands.h"
 #include "history.h"
 #include "config.h"
@@ -20,21 +22,57 @@ struct advise_opts {
 	const char *state_dir;
 	unsigned long headroom;
 	unsigned long users;		/* 0: not given */
+	unsigned long client_limit;	/* 0: not given */
 	bool json;
 };
 
-struct service_advice {
-	unsigned int port;
-	struct advice a;
-	bool has_history;
-	unsigned long users_start;	/* 0: not applicable */
+/* The client rows of the ports advised on, sorted by port, and room to rank them. */
+struct advise_clients {
+	struct client_snapshot snap;
+	const struct client_row **over;
+	size_t next;			/* first row of the next port */
+	bool on;			/* false: the tracker keeps no per-client counts */
 };
+
+#define CLIENT_LIMIT_MAX	1000000
+
+static int advise_option(int c, struct advise_opts *o)
+{
+	switch (c) {
+	case 'H':
+		if (!parse_ulong(optarg, 0, 1000, &o->headroom))
+			return PROCEED;
+		fprintf(stderr, "connpeak advise: bad --headroom '%s': expected a whole "
+			"percentage from 0 to 1000\n", optarg);
+		return EXIT_USAGE;
+	case 'u':
+		if (!parse_ulong(optarg, 1, 100000000, &o->users))
+			return PROCEED;
+		fprintf(stderr, "connpeak advise: bad --users '%s': expected a whole "
+			"number from 1 to 100000000\n", optarg);
+		return EXIT_USAGE;
+	case 'C':
+		if (!parse_ulong(optarg, 1, CLIENT_LIMIT_MAX, &o->client_limit))
+			return PROCEED;
+		fprintf(stderr, "connpeak advise: bad --client-limit '%s': expected a whole "
+			"number from 1 to %d\n", optarg, CLIENT_LIMIT_MAX);
+		return EXIT_USAGE;
+	case 'J':
+		o->json = true;
+		return PROCEED;
+	case 's':
+		o->state_dir = optarg;
+		return PROCEED;
+	}
+	return EXIT_FAIL;	/* not ours */
+}
 
 static int parse_advise(int argc, char **argv, struct advise_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "headroom", required_argument, NULL, 'H' },
 		{ "users", required_argument, NULL, 'u' },
+		{ "client-limit", required_argument, NULL, 'C' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "state-dir", required_argument, NULL, 's' },
 		COMMON_LONG_OPTS,
@@ -44,22 +82,11 @@ static int parse_advise(int argc, char **argv, struct advise_opts *o)
 
 	opterr = 0;
 	while (status == PROCEED && (c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
-		if (c == 'H' && parse_ulong(optarg, 0, 1000, &o->headroom)) {
-			fprintf(stderr, "connpeak advise: bad --headroom '%s': expected a whole "
-				"percentage from 0 to 1000\n", optarg);
-			return EXIT_USAGE;
-		} else if (c == 'u' && parse_ulong(optarg, 1, 100000000, &o->users)) {
-			fprintf(stderr, "connpeak advise: bad --users '%s': expected a whole "
-				"number from 1 to 100000000\n", optarg);
-			return EXIT_USAGE;
-		} else if (c == 'J') {
-			o->json = true;
-		} else if (c == 's') {
-			o->state_dir = optarg;
-		} else if (c != 'H' && c != 'u' && c != 's' && !common_option(c, &o->common, "advise",
-								 &status)) {
+		if (common_option(c, &o->common, "advise", &status))
+			continue;
+		status = advise_option(c, o);
+		if (status == EXIT_FAIL)
 			return bad_option("advise", argv, c);
-		}
 	}
 	if (status != PROCEED)
 		return status;
@@ -98,90 +125,115 @@ static int advise_port(const struct tracker *t, const struct port_row *row,
 	return 0;
 }
 
-static const char *label_of(unsigned int port)
+static int read_clients(const struct tracker *t, const struct advise_opts *o,
+			struct advise_clients *ac)
 {
-	const char *label = service_label(port);
+	struct client_table ct = CLIENT_TABLE_INIT;
+	int err;
 
-	return label ? label : services__name(port);
+	if (!t->stats[CONNPEAK_STAT_CLIENT_CAPACITY]) {
+		fprintf(stderr, "connpeak: note: advise: per-client advice unavailable: the "
+			"tracker under %s was started with --clients 0\n", o->common.pin_dir);
+		return 0;
+	}
+	err = client_table__open(&ct, o->common.pin_dir);
+	if (!err)
+		err = client_table__read(&ct, t, &o->ports, &ac->snap);
+	client_table__close(&ct);
+	if (!err) {
+		ac->over = calloc(ac->snap.n ? ac->snap.n : 1, sizeof(const struct client_row *));
+		err = ac->over ? 0 : -ENOMEM;
+	}
+	if (err) {
+		fprintf(stderr, "connpeak: advise: reading client maps under %s failed: %s\n",
+			o->common.pin_dir, strerror(-err));
+		return err;
+	}
+	client_rows_sort(ac->snap.rows, ac->snap.n, CLIENT_SORT_PEAK);
+	ac->on = true;
+	return 0;
 }
 
-static void print_table(const struct service_advice *sa, size_t n, unsigned long headroom)
+/* Per-client advice for the port of sa; the ports come in ascending order. */
+static int clients_of_port(struct advise_clients *ac, const struct advise_opts *o,
+			   struct service_advice *sa)
 {
-	const char *label;
-	size_t i;
+	const struct client_row *rows = ac->snap.rows;
+	size_t lo = ac->next, hi;
+	int err;
 
-	printf("%-16s %5s %8s  %-10s %10s  %s\n", "SERVICE", "PORT", "PEAK", "USUAL HOUR",
-	       "LIMIT", "NOTE");
-	for (i = 0; i < n; i++) {
-		label = label_of(sa[i].port);
-		printf("%-16.16s %5u %8u  ", label ? label : "-", sa[i].port, sa[i].a.peak);
-		if (sa[i].a.usual_hour >= 0)
-			printf("%02d:00      ", sa[i].a.usual_hour);
-		else
-			printf("%-11s", "-");
-		printf("%10u ", sa[i].a.limit);
-		if (!sa[i].a.peak)
-			printf(" no connection open in the history kept");
-		if (sa[i].a.changed)
-			printf(" pattern changed: last 24 h peak %u, days before %u (+%lu%%)",
-			       sa[i].a.recent_peak, sa[i].a.earlier_peak, headroom);
-		if (sa[i].users_start)
-			printf(" under a day of history: start from 5 x users = %lu",
-			       sa[i].users_start);
-		putchar('\n');
-	}
-	printf("LIMIT = ceil(PEAK x %lu%%)\n", 100 + headroom);
+	while (lo < ac->snap.n && rows[lo].key.port < sa->port)
+		lo++;
+	for (hi = lo; hi < ac->snap.n && rows[hi].key.port == sa->port; hi++)
+		;
+	ac->next = hi;
+	err = service_clients__fill(&sa->clients, rows + lo, hi - lo, o->headroom,
+				    o->client_limit, ac->over + lo);
+	if (err)
+		fprintf(stderr, "connpeak: advise: port %u: computing the per-client limit "
+			"failed: %s\n", sa->port, strerror(-err));
+	return err;
 }
 
-static void print_json(const struct service_advice *sa, size_t n, unsigned long headroom)
+static void report(const struct service_advice *sa, size_t n, const struct advise_opts *o,
+		   const struct advise_clients *ac, const struct tracker *t)
 {
-	const char *label;
-	size_t i;
+	struct advise_report r = {
+		.sa = sa, .n = n, .headroom = o->headroom, .client_limit = o->client_limit,
+		.clients_on = ac->on,
+	};
+	struct client_report losses = {
+		.overflow = ac->snap.overflow, .n_overflow = ac->snap.n_overflow,
+		.losses = ac->snap.losses, .capacity = t->stats[CONNPEAK_STAT_CLIENT_CAPACITY],
+	};
 
-	fputs("{\"advice\":[", stdout);
-	for (i = 0; i < n; i++) {
-		label = label_of(sa[i].port);
-		printf("%s{\"port\":%u,\"service\":", i ? "," : "", sa[i].port);
-		if (label)
-			printf("\"%s\"", label);
-		else
-			fputs("null", stdout);
-		printf(",\"peak\":%u,\"usual_hour\":", sa[i].a.peak);
-		if (sa[i].a.usual_hour >= 0)
-			printf("%d", sa[i].a.usual_hour);
-		else
-			fputs("null", stdout);
-		printf(",\"headroom_pct\":%lu,\"limit\":%u,\"pattern_changed\":%s,"
-		       "\"users_start\":", headroom, sa[i].a.limit,
-		       sa[i].a.changed ? "true" : "false");
-		if (sa[i].users_start)
-			printf("%lu}", sa[i].users_start);
-		else
-			fputs("null}", stdout);
-	}
-	fputs("]}\n", stdout);
+	if (o->json)
+		print_advice_json(stdout, &r);
+	else
+		print_advice_table(stdout, &r);
+	/* The JSON does not carry them: evicted clients' peaks are missing from it too. */
+	if (ac->on)
+		print_client_losses(stderr, &losses, true);
+}
+
+static int advise_ports(const struct tracker *t, const struct advise_opts *o,
+			struct port_row *rows, size_t n, struct service_advice *sa)
+{
+	time_t now = time(NULL);
+	size_t i;
+	int err = 0;
+
+	rows_sort_by_port(rows, n);
+	for (i = 0; !err && i < n; i++)
+		err = advise_port(t, &rows[i], o, now, &sa[i]);
+	if (err)
+		fprintf(stderr, "connpeak: advise: reading counts failed: %s\n", strerror(-err));
+	return err;
 }
 
 static int run_advise(const struct tracker *t, const struct advise_opts *o)
 {
+	struct advise_clients ac = {};
 	struct service_advice *sa = NULL;
 	struct port_row *rows = NULL;
-	time_t now = time(NULL);
 	size_t n = 0, i;
 	int err;
 
 	err = tracker__rows(t, &o->ports, DIRS_IN, &rows, &n);
 	if (!err && n)
 		err = (sa = calloc(n, sizeof(*sa))) ? 0 : -ENOMEM;
-	rows_sort_by_port(rows, n);
-	for (i = 0; !err && i < n; i++)
-		err = advise_port(t, &rows[i], o, now, &sa[i]);
 	if (err)
 		fprintf(stderr, "connpeak: advise: reading counts failed: %s\n", strerror(-err));
-	else if (o->json)
-		print_json(sa, n, o->headroom);
-	else
-		print_table(sa, n, o->headroom);
+	if (!err)
+		err = advise_ports(t, o, rows, n, sa);
+	if (!err)
+		err = read_clients(t, o, &ac);
+	for (i = 0; !err && ac.on && i < n; i++)
+		err = clients_of_port(&ac, o, &sa[i]);
+	if (!err)
+		report(sa, n, o, &ac, t);
+	client_snapshot__free(&ac.snap);
+	free(ac.over);
 	free(sa);
 	free(rows);
 	return err ? EXIT_FAIL : EXIT_OK;

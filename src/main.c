@@ -64,16 +64,30 @@ static const struct command commands[] = {
 	  "  --state-dir DIR        where the daemon saved history (default\n"
 	  "                         /var/lib/connpeak)\n" },
 	{ "advise", cmd_advise,
-	  "advise [--headroom PCT] [--users N] [--json] [--state-dir DIR] [PORT|SERVICE...]",
+	  "advise [--headroom PCT] [--users N] [--client-limit N] [--json]\n"
+	  "                  [--state-dir DIR] [PORT|SERVICE...]",
 	  "For each inbound service: the highest peak seen, the hour of day the daily\n"
 	  "peak usually falls in, and a suggested limit = ceil(peak x (1 + headroom)).\n"
 	  "Flags a service whose last-24-hour peak exceeds the peak of the days before\n"
 	  "by more than the headroom. Ports with history are judged over it, others by\n"
 	  "their peak since start.\n"
-	  "  --headroom PCT   headroom in percent (default 25)\n"
-	  "  --users N        with under a day of history, also give 5 x N as a start\n"
-	  "  --json           one object with an \"advice\" array\n"
-	  "  --state-dir DIR  where the daemon saved history (default /var/lib/connpeak)\n" },
+	  "Per client (address, or network with start --client-prefix; IPv4-mapped\n"
+	  "shown as IPv4): the highest peak of one client, a suggested per-client\n"
+	  "limit by the same rule, and the client that had that peak ('-' or null when\n"
+	  "the port has no client data). Client peaks count since start only (there is\n"
+	  "no per-client history), and the peaks of evicted clients are lost. A tracker\n"
+	  "started with --clients 0 gives no per-client advice: a note says so.\n"
+	  "  --headroom PCT     headroom in percent (default 25)\n"
+	  "  --users N          with under a day of history, also give 5 x N as a start\n"
+	  "  --client-limit N   the per-client limit in force now (1-1000000): name the\n"
+	  "                     clients whose peak exceeded it, that it would have\n"
+	  "                     refused (table: the first 5; JSON \"refused\": all).\n"
+	  "                     Without it, clients are checked against the suggested\n"
+	  "                     per-client limit, which no client exceeds: the table\n"
+	  "                     names none and \"refused\" is []\n"
+	  "  --json             one object with an \"advice\" array; per service also\n"
+	  "                     client_peak, client_limit, top_client and refused\n"
+	  "  --state-dir DIR    where the daemon saved history (default /var/lib/connpeak)\n" },
 	{ "daemon", cmd_daemon,
 	  "daemon [--config FILE] [--limit SERVICE=N]... [--warn PCT] [--listen ADDR:PORT]\n"
 	  "                  [--state-dir DIR]",

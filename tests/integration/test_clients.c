@@ -46,6 +46,8 @@
 #define PORT_SMALL	15106
 #define PORT_OFF	15107
 #define PORT_CHURN	15108
+#define PORT_ADVISE	15109
+#define PORT_ADVISE2	15110
 
 #define CHURN_WORKERS	3
 #define CHURN_ADDRS	24	/* clients 127.0.3.1 to 127.0.3.24 */
@@ -441,6 +443,105 @@ static void expect_losses(unsigned int port, long long evicted, long long overfl
 	free(o);
 }
 
+/* ---- advise --json: the per-client fields of a port ---- */
+
+/* Connections a client holds on a port, and the most it held at once. */
+struct held_by {
+	const char *src;
+	unsigned int port;
+	int held, peak;
+};
+
+static void hold_more(int l, struct held_by *h, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		connect_from(l, h->src, "127.0.0.1", h->port);
+	h->held += n;
+	if (h->held > h->peak)
+		h->peak = h->held;
+}
+
+static void hold_less(struct held_by *h, int n)
+{
+	assert_int_equal(close_from(h->src, h->port, n), n);
+	h->held -= n;
+}
+
+/*
+ * What advise must say for port from the test's bookkeeping: the highest
+ * peak, its client, and the clients over limit (0: none asked for) by peak,
+ * highest first. The peaks of the port's clients must differ.
+ */
+static void want_clients(const struct held_by *hb, int n, unsigned int port, int limit,
+			 int *client_peak, const char **top, char *refused, size_t len)
+{
+	int i, prev = 1 << 30, next, used = 0;
+
+	*client_peak = 0;
+	for (i = 0; i < n; i++)
+		if (hb[i].port == port && hb[i].peak > *client_peak) {
+			*client_peak = hb[i].peak;
+			*top = hb[i].src;
+		}
+	used += snprintf(refused, len, "[");
+	for (;;) {
+		next = -1;
+		for (i = 0; i < n; i++)
+			if (hb[i].port == port && limit && hb[i].peak > limit &&
+			    hb[i].peak < prev && (next < 0 || hb[i].peak > hb[next].peak))
+				next = i;
+		if (next < 0)
+			break;
+		used += snprintf(refused + used, len - used, "%s{\"client\":\"%s\",\"peak\":%d}",
+				 used > 1 ? "," : "", hb[next].src, hb[next].peak);
+		prev = hb[next].peak;
+	}
+	snprintf(refused + used, len - used, "]");
+}
+
+/* advise --json [--client-limit LIMIT] PORT...; limit NULL: without the option. */
+static void advise_json(struct out *o, const char *limit, const char *p1, const char *p2)
+{
+	if (limit)
+		cp(o, "advise", "--json", "--client-limit", limit, p1, p2, NULL);
+	else
+		cp(o, "advise", "--json", p1, p2, NULL);
+	if (o->status || strncmp(o->out, "{\"advice\":[", 11))
+		fail_msg("advise --json --client-limit %s: status %d, stdout '%s', stderr '%s'",
+			 limit ?: "(none)", o->status, o->out, o->err);
+}
+
+/*
+ * The port's object in advise output o: its peak, and its per-client fields,
+ * which end it. client_peak < 0: all four null.
+ */
+static void expect_advice(const struct out *o, unsigned int port, long long peak,
+			  long long client_peak, long long client_limit, const char *top,
+			  const char *refused)
+{
+	const char *obj, *end, *f = NULL, *after;
+	char want[1024];
+
+	if (client_peak < 0)
+		snprintf(want, sizeof(want), ",\"client_peak\":null,\"client_limit\":null,"
+			 "\"top_client\":null,\"refused\":null}");
+	else
+		snprintf(want, sizeof(want), ",\"client_peak\":%lld,\"client_limit\":%lld,"
+			 "\"top_client\":\"%s\",\"refused\":%s}", client_peak, client_limit, top,
+			 refused);
+	obj = port_object(o->out, port, &end);
+	if (obj)
+		f = strstr(obj, want);
+	after = f ? f + strlen(want) : NULL;
+	/* The fields end the object: the next port's object or the end follows. */
+	if (!f || f >= end || (strncmp(after, ",{\"port\":", 9) && strcmp(after, "]}\n")) ||
+	    json_num(obj, end, "peak") != peak)
+		fail_msg("advise: port %u: expected peak %lld and '%s' ending its object: %s",
+			 port, peak, want, o->out);
+}
+
 /* ---- environment ---- */
 
 static int lo_up(void)
@@ -717,6 +818,7 @@ static void test_seeded(void **state)
 /* --client-prefix 24,64: clients counted by network, mapped ones as IPv4. */
 static void test_prefix(void **state)
 {
+	struct out *o = out_new();
 	int l4, l6, i;
 
 	require();
@@ -747,6 +849,11 @@ static void test_prefix(void **state)
 		expect_clients(PORT_PREFIX4, a, 2);
 		expect_clients(PORT_PREFIX6, b, 2);
 	}
+	/* advise names networks: ceil(4 x 1.25) = 5, ceil(3 x 1.25) = 4; 3 is not over 3. */
+	advise_json(o, "3", "15104", "15105");
+	expect_advice(o, PORT_PREFIX4, 5, 4, 5, "127.0.0.0/24",
+		      "[{\"client\":\"127.0.0.0/24\",\"peak\":4}]");
+	expect_advice(o, PORT_PREFIX6, 4, 3, 4, "fd00::/64", "[]");
 	close_from("127.0.0.3", PORT_PREFIX4, 2);
 	close_from("fd00::2", PORT_PREFIX6, 1);
 	expect_port(PORT_PREFIX4, 3);
@@ -764,6 +871,7 @@ static void test_prefix(void **state)
 		expect_clients(PORT_PREFIX4, a, 2);
 		expect_clients(PORT_PREFIX6, b, 2);
 	}
+	free(o);
 }
 
 static struct conn *open_n(int l, const char *src, int n)
@@ -996,6 +1104,67 @@ static void test_churn_small_table(void **state)
 	free(o);
 }
 
+/*
+ * advise's per-client fields against the test's own bookkeeping: per port,
+ * the highest per-client peak since start, its limit with 25% headroom, the
+ * client that had it, and the clients --client-limit would have refused.
+ */
+static void test_advise_clients(void **state)
+{
+	struct held_by hb[] = {
+		{ "127.0.0.2", PORT_ADVISE, 0, 0 }, { "127.0.0.3", PORT_ADVISE, 0, 0 },
+		{ "127.0.0.4", PORT_ADVISE2, 0, 0 },
+	};
+	const int n = sizeof(hb) / sizeof(hb[0]);
+	struct out *o = out_new();
+	const char *top = NULL;
+	char refused[512];
+	int l1, l2, cpeak;
+
+	require();
+	start(NULL, NULL);
+	l1 = listen_on("127.0.0.1", PORT_ADVISE);
+	l2 = listen_on("127.0.0.1", PORT_ADVISE2);
+	hold_more(l1, &hb[0], 7);
+	hold_more(l1, &hb[1], 3);
+	hold_more(l2, &hb[2], 2);
+	expect_port(PORT_ADVISE, 10);
+	expect_port(PORT_ADVISE2, 2);
+
+	advise_json(o, "5", "15109", "15110");
+	want_clients(hb, n, PORT_ADVISE, 5, &cpeak, &top, refused, sizeof(refused));
+	expect_advice(o, PORT_ADVISE, 10, cpeak, 9, top, refused);	/* ceil(7 x 1.25) */
+	want_clients(hb, n, PORT_ADVISE2, 5, &cpeak, &top, refused, sizeof(refused));
+	expect_advice(o, PORT_ADVISE2, 2, cpeak, 3, top, refused);	/* ceil(2 x 1.25) */
+	if (o->err[0])
+		fail_msg("advise: nothing expected on stderr: %s", o->err);
+	advise_json(o, NULL, "15109", NULL);
+	want_clients(hb, n, PORT_ADVISE, 0, &cpeak, &top, refused, sizeof(refused));
+	expect_advice(o, PORT_ADVISE, 10, cpeak, 9, top, refused);
+
+	/* Peaks are kept: .2 falls to 2 but stays top with 7; .3 rises to 5. */
+	hold_less(&hb[0], 5);
+	hold_more(l1, &hb[1], 2);
+	expect_port(PORT_ADVISE, 7);
+	advise_json(o, "4", "15109", NULL);
+	want_clients(hb, n, PORT_ADVISE, 4, &cpeak, &top, refused, sizeof(refused));
+	expect_advice(o, PORT_ADVISE, 10, cpeak, 9, top, refused);
+	advise_json(o, "5", "15109", NULL);
+	want_clients(hb, n, PORT_ADVISE, 5, &cpeak, &top, refused, sizeof(refused));
+	expect_advice(o, PORT_ADVISE, 10, cpeak, 9, top, refused);	/* 5 is not over 5 */
+
+	cp(o, "advise", "--client-limit", "4", "15109", NULL);
+	if (o->status || !strstr(o->out, "CLIENT PEAK") ||
+	    !strstr(o->out, " over client limit 4: 127.0.0.2 (peak 7), 127.0.0.3 (peak 5)\n"))
+		fail_msg("advise --client-limit 4: .2 and .3 named expected: status %d: %s",
+			 o->status, o->out);
+	cp(o, "advise", "15109", NULL);
+	if (o->status || !strstr(o->out, "127.0.0.2") || strstr(o->out, "over client limit"))
+		fail_msg("advise: top client and nobody named expected: status %d: %s",
+			 o->status, o->out);
+	free(o);
+}
+
 /* --clients 0: no client table; clients says so, show goes on. */
 static void test_off(void **state)
 {
@@ -1011,6 +1180,18 @@ static void test_off(void **state)
 	if (o->status != 1 || !strstr(o->err, "--clients 0") || o->out[0])
 		fail_msg("clients with --clients 0: status %d, stderr '%s', stdout '%s'",
 			 o->status, o->err, o->out);
+
+	/* advise works as without clients, the per-client fields null, with one note. */
+	advise_json(o, "5", "15107", NULL);
+	expect_advice(o, PORT_OFF, 1, -1, -1, NULL, NULL);
+	if (!strstr(o->err, "note") || !strstr(o->err, "--clients 0") ||
+	    strchr(o->err, '\n') != o->err + strlen(o->err) - 1)
+		fail_msg("advise with --clients 0: one note expected on stderr: '%s'", o->err);
+	cp(o, "advise", "15107", NULL);
+	if (o->status || !strstr(o->out, "LIMIT") || strstr(o->out, "CLIENT") ||
+	    !strstr(o->err, "--clients 0"))
+		fail_msg("advise table with --clients 0: no client columns and a note expected: "
+			 "status %d, stdout '%s', stderr '%s'", o->status, o->out, o->err);
 	free(o);
 }
 
@@ -1024,6 +1205,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_prefix, teardown),
 		cmocka_unit_test_teardown(test_small_table, teardown),
 		cmocka_unit_test_teardown(test_churn_small_table, teardown),
+		cmocka_unit_test_teardown(test_advise_clients, teardown),
 		cmocka_unit_test_teardown(test_off, teardown),
 	};
 

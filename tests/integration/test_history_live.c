@@ -1093,9 +1093,39 @@ static void test_history_ports_limit(void **state)
 
 struct advice_row {
 	long long port, peak, usual_hour, headroom, limit, users_start;	/* -1: null */
-	char service[64];
+	long long client_peak, client_limit;				/* -1: null */
+	char service[64], top_client[64];
+	char refused[256];	/* between the brackets; "null" for null */
 	bool changed;
 };
+
+static bool num_or_null(const char **p, long long *v)
+{
+	*v = -1;
+	return lit(p, "null") || num(p, v);
+}
+
+/* The per-client fields, after users_start. */
+static bool advice_clients(const char **p, struct advice_row *r)
+{
+	const char *end;
+
+	if (!lit(p, ",\"client_peak\":") || !num_or_null(p, &r->client_peak) ||
+	    !lit(p, ",\"client_limit\":") || !num_or_null(p, &r->client_limit) ||
+	    !lit(p, ",\"top_client\":") || !str_or_null(p, r->top_client, sizeof(r->top_client)) ||
+	    !lit(p, ",\"refused\":"))
+		return false;
+	if (lit(p, "null")) {
+		snprintf(r->refused, sizeof(r->refused), "null");
+		return true;
+	}
+	end = strchr(*p, ']');
+	if (!lit(p, "[") || !end || (size_t)(end - *p) >= sizeof(r->refused))
+		return false;
+	snprintf(r->refused, sizeof(r->refused), "%.*s", (int)(end - *p), *p);
+	*p = end + 1;
+	return true;
+}
 
 static bool advice_row(const char **p, struct advice_row *r)
 {
@@ -1111,10 +1141,8 @@ static bool advice_row(const char **p, struct advice_row *r)
 		r->changed = false;
 	else
 		return false;
-	if (!lit(p, ",\"users_start\":"))
-		return false;
-	r->users_start = -1;
-	return (lit(p, "null") || num(p, &r->users_start)) && lit(p, "}");
+	return lit(p, ",\"users_start\":") && num_or_null(p, &r->users_start) &&
+	       advice_clients(p, r) && lit(p, "}");
 }
 
 /* advise --json [A1 A2]: exactly the rows of the ports 587 and 21010. */
@@ -1197,6 +1225,18 @@ static void test_advise_driven(void **state)
 	H_EQ(show_hour, r[1].usual_hour, "21010: usual hour, the hour of its peak");
 	H_EQ(3, r[1].limit, "21010: limit, 2 with 25%% headroom");
 	H_EQ(-1, r[1].users_start, "21010: users_start without --users");
+	/* One client, 127.0.0.1, holds every connection; its peak is the port's. */
+	H_EQ(7, r[0].client_peak, "587: client_peak");
+	H_EQ(9, r[0].client_limit, "587: client_limit");
+	H_EQ(2, r[1].client_peak, "21010: client_peak");
+	H_EQ(3, r[1].client_limit, "21010: client_limit");
+	H_EQ(0, strcmp(r[1].top_client, "127.0.0.1"), "21010: top_client '%s'", r[1].top_client);
+	H_EQ(0, strlen(r[1].refused), "21010: refused [%s] without --client-limit", r[1].refused);
+
+	advise_run(r, "--client-limit", "6");
+	H_EQ(0, strcmp(r[0].refused, "{\"client\":\"127.0.0.1\",\"peak\":7}"),
+	     "587: refused [%s] with --client-limit 6", r[0].refused);
+	H_EQ(0, strlen(r[1].refused), "21010: refused [%s] with --client-limit 6", r[1].refused);
 
 	advise_run(r, "--headroom", "0");
 	H_EQ(0, r[0].headroom, "headroom_pct");

@@ -322,6 +322,62 @@ static void test_advice_lists(void **state)
 	assert_int_equal(client_advise(rows, 1, 0xffffffffU, 0, over, &a), -ERANGE);
 }
 
+static void expect_refused(const struct service_clients *sc, const char *const want[])
+{
+	char buf[CLIENT_ADDR_LEN];
+	size_t i;
+
+	for (i = 0; i < sc->n_refused; i++) {
+		client_addr_format(buf, sizeof(buf), &sc->refused[i]->key);
+		if (!want[i] || strcmp(buf, want[i]))
+			fail_msg("refused %zu: got %s (peak %u), expected %s", i, buf,
+				 sc->refused[i]->peak, want[i] ? want[i] : "(end)");
+	}
+	if (want[sc->n_refused])
+		fail_msg("%zu refused, expected also %s", sc->n_refused, want[sc->n_refused]);
+}
+
+static void test_service_clients(void **state)
+{
+	const struct client_row rows[] = {
+		row("10.0.0.1", 25, 0, 4, 4), row("10.0.0.2", 25, 1, 12, 40),
+		row("10.0.0.3", 25, 0, 5, 5), row("2001:db8::4", 25, 3, 30, 31),
+		row("10.0.0.5", 25, 0, 12, 12),
+	};
+	const char *const none[] = { NULL };
+	const char *const over5[] = { "2001:db8::4", "10.0.0.2", "10.0.0.5", NULL };
+	const char *const over12[] = { "2001:db8::4", NULL };
+	const char *const over1[] = { "2001:db8::4", "10.0.0.2", "10.0.0.5", "10.0.0.3",
+				      "10.0.0.1", NULL };
+	const struct client_row *over[5];
+	struct service_clients sc;
+	char buf[CLIENT_ADDR_LEN];
+
+	/* Checked against the suggestion itself: nobody, by construction. */
+	assert_int_equal(service_clients__fill(&sc, rows, 5, 20, 0, over), 0);
+	assert_true(sc.known);
+	assert_int_equal(sc.peak, 30);
+	assert_int_equal(sc.limit, 36);
+	client_addr_format(buf, sizeof(buf), &sc.top->key);
+	assert_string_equal(buf, "2001:db8::4");
+	expect_refused(&sc, none);
+
+	assert_int_equal(service_clients__fill(&sc, rows, 5, 20, 5, over), 0);
+	assert_int_equal(sc.limit, 36);		/* the suggestion does not depend on it */
+	expect_refused(&sc, over5);
+	assert_int_equal(service_clients__fill(&sc, rows, 5, 20, 12, over), 0);
+	expect_refused(&sc, over12);		/* a peak at the limit was let in */
+	assert_int_equal(service_clients__fill(&sc, rows, 5, 20, 1, over), 0);
+	expect_refused(&sc, over1);
+	assert_int_equal(service_clients__fill(&sc, rows, 5, 20, 30, over), 0);
+	expect_refused(&sc, none);
+
+	assert_int_equal(service_clients__fill(&sc, rows, 0, 20, 5, over), 0);
+	assert_false(sc.known);
+	assert_null(sc.top);
+	assert_int_equal(sc.n_refused, 0);
+}
+
 /* What fn prints for r; the caller frees it. */
 static char *capture(void (*fn)(FILE *, const struct client_report *),
 		     const struct client_report *r)
@@ -450,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_sort_and_top),
 		cmocka_unit_test(test_advice_arithmetic),
 		cmocka_unit_test(test_advice_lists),
+		cmocka_unit_test(test_service_clients),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_losses),
