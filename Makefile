@@ -33,10 +33,11 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 	-Iinclude -I$(dir $(VMLINUX_H)) $(CLANG_SYS_INCLUDES)
 
 CORE_SRCS := src/opts.c src/services.c src/output.c src/timefmt.c src/history.c \
-	src/advise.c src/config.c src/statefile.c src/metrics.c src/httpd_listen.c
+	src/advise.c src/config.c src/statefile.c src/metrics.c src/httpd_listen.c \
+	src/kernel_features.c
 TOOL_SRCS := src/main.c src/tracker.c src/query.c src/netns.c src/listeners.c \
 	src/commands.c src/start.c src/top.c src/cmd_history.c src/cmd_advise.c \
-	src/daemon.c src/daemon_run.c src/persist.c src/httpd.c
+	src/daemon.c src/daemon_run.c src/persist.c src/httpd.c src/feature_probes.c
 CORE_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 TOOL_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(TOOL_SRCS))
 SKEL := $(OUTPUT)/connpeak.skel.h
