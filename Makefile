@@ -85,6 +85,14 @@ $(OUTPUT)/tests/test_httpd: tests/unit/test_httpd.c $(CORE_OBJS) $(OUTPUT)/httpd
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ $(LIBMHD_LIBS) $(TEST_LIBS) -lpthread -o $@
 
+# The feature probes run on this kernel: they need src/'s probes, not connpeak.
+$(OUTPUT)/tests/test_feature_probes: tests/integration/test_feature_probes.c \
+		src/kernel_features.c src/feature_probes.c tests/integration/harness.c \
+		tests/integration/harness.h src/kernel_features.h | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Isrc -Itests/integration $(filter %.c,$^) \
+		$(TEST_LIBS) $(LIBBPF_LIBS) -lpthread -o $@
+
 $(OUTPUT)/tests/test_%: tests/integration/test_%.c tests/integration/harness.c \
 		tests/integration/harness.h | $(OUTPUT)/tests
 	$(call msg,CC,$@)
