@@ -210,6 +210,16 @@ static int probe_skc_to_tcp_sock(void *arg)
 	return feature_probes__helper(arg, BPF_FUNC_skc_to_tcp_sock);
 }
 
+/*
+ * Seen missing from tp_btf programs on 5.10 and present on 6.1. Tracing
+ * programs reach bpf_spin_lock() through the base helpers, from 5.11 by our
+ * reading of commit d05512618056 ("bpf: Add bpf_ktime_get_coarse_ns helper").
+ */
+static int probe_spin_lock(void *arg)
+{
+	return feature_probes__helper(arg, BPF_FUNC_spin_lock);
+}
+
 static int probe_sk_storage_get(void *arg)
 {
 	return feature_probes__helper(arg, BPF_FUNC_sk_storage_get);
@@ -299,6 +309,7 @@ const struct kernel_feature connpeak_features[] = {
 	{ "ring buffers (BPF_MAP_TYPE_RINGBUF)", "5.8", probe_ringbuf },
 	{ "bpf_ktime_get_boot_ns() in tp_btf programs", "5.8", probe_boot_ns },
 	{ "bpf_skc_to_tcp_sock() in tracing programs", "5.9", probe_skc_to_tcp_sock },
+	{ "bpf_spin_lock() in tp_btf programs", "5.11", probe_spin_lock },
 	{ "bpf_sk_storage_get() in tp_btf programs", "5.11", probe_sk_storage_get },
 	{ "BPF atomics with fetch (fetch-and-add, exchange, compare-and-swap)", "5.12",
 	  probe_atomics },
