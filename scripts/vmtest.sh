@@ -31,7 +31,7 @@ suite="${VMTEST_SUITE:-}"
 mirror="http://deb.debian.org/debian"
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 case "$suite" in
-buster | bullseye) expect="${VMTEST_EXPECT:-unsupported}" ;;
+bullseye) expect="${VMTEST_EXPECT:-unsupported}" ;;
 *) expect="${VMTEST_EXPECT:-pass}" ;;
 esac
 work="${VMTEST_DIR:-${OUTPUT:-.output}/vmtest}"
