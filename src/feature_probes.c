@@ -95,8 +95,13 @@ static struct bpf_insn insn(__u8 code, __u8 dst, __u8 src, __s16 off, __s32 imm)
 static int tp_prog_load(struct probe_ctx *ctx, const struct bpf_insn *insns, size_t n,
 			char *log, size_t log_len)
 {
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP,
-		    .log_buf = log, .log_size = log ? log_len : 0, .log_level = log ? 1 : 0);
+	struct bpf_prog_load_opts opts = {
+		.sz = sizeof(opts),
+		.expected_attach_type = BPF_TRACE_RAW_TP,
+		.log_buf = log,
+		.log_size = log ? log_len : 0,
+		.log_level = log ? 1 : 0,
+	};
 	struct btf *btf = ctx_btf(ctx);
 	int id;
 
@@ -164,7 +169,7 @@ static int probe_ringbuf(void *arg)
 
 static int probe_mmapable(void *arg)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	struct bpf_map_create_opts opts = { .sz = sizeof(opts), .map_flags = BPF_F_MMAPABLE };
 	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, sizeof(__u32), sizeof(__u64), 1,
 				&opts);
 
