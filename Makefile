@@ -34,11 +34,11 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 
 CORE_SRCS := src/opts.c src/services.c src/output.c src/timefmt.c src/history.c \
 	src/advise.c src/config.c src/statefile.c src/metrics.c src/httpd_listen.c src/clients.c \
-	src/clients_out.c src/advise_out.c
+	src/clients_out.c src/advise_out.c src/kernel_features.c
 TOOL_SRCS := src/main.c src/tracker.c src/query.c src/netns.c src/listeners.c \
 	src/commands.c src/start.c src/top.c src/cmd_history.c src/cmd_advise.c \
 	src/daemon.c src/daemon_run.c src/persist.c src/httpd.c src/client_table.c \
-	src/clients_cmd.c
+	src/clients_cmd.c src/feature_probes.c
 CORE_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 TOOL_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(TOOL_SRCS))
 SKEL := $(OUTPUT)/connpeak.skel.h
@@ -86,6 +86,14 @@ $(OUTPUT)/tests/test_httpd: tests/unit/test_httpd.c $(CORE_OBJS) $(OUTPUT)/httpd
 		| $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Isrc $^ $(LIBMHD_LIBS) $(TEST_LIBS) -lpthread -o $@
+
+# The feature probes run on this kernel: they need src/'s probes, not connpeak.
+$(OUTPUT)/tests/test_feature_probes: tests/integration/test_feature_probes.c \
+		src/kernel_features.c src/feature_probes.c tests/integration/harness.c \
+		tests/integration/harness.h src/kernel_features.h | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Isrc -Itests/integration $(filter %.c,$^) \
+		$(TEST_LIBS) $(LIBBPF_LIBS) -lpthread -o $@
 
 $(OUTPUT)/tests/test_%: tests/integration/test_%.c tests/integration/harness.c \
 		tests/integration/harness.h | $(OUTPUT)/tests

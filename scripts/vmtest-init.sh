@@ -34,15 +34,50 @@ ip link set lo up
 ulimit -n 65536
 
 timeout=600
+expect=pass
 # shellcheck disable=SC2013 # the command line is words
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	vmtest.timeout=*) timeout="${arg#vmtest.timeout=}" ;;
+	vmtest.expect=*) expect="${arg#vmtest.expect=}" ;;
 	esac
 done
 
 kernel="$(uname -r)"
 echo "vmtest: Linux $kernel, $(nproc) CPUs, $(sed -n 's/^MemTotal: *//p' /proc/meminfo)"
+
+# A kernel below the floor: start and the daemon must refuse it in one line
+# naming what it lacks, exit 1 and leave nothing pinned. No test runs.
+if [ "$expect" = unsupported ]; then
+	ok=1
+	connpeak start >/tmp/start.err 2>&1
+	rc=$?
+	echo "vmtest: connpeak start: exit status $rc, stderr:"
+	cat /tmp/start.err
+	[ "$rc" -eq 1 ] || ok=0
+	[ "$(wc -l </tmp/start.err)" -eq 1 ] || ok=0
+	want="^connpeak: start failed: this kernel ($kernel) lacks .* (Linux 5\.[0-9]*); "
+	want="${want}connpeak needs Linux 5\.12 or later with BTF\$"
+	grep -q "$want" /tmp/start.err || ok=0
+	mkdir -p /tmp/state
+	timeout 60 connpeak daemon --state-dir /tmp/state --listen off >/tmp/daemon.err 2>&1
+	rc=$?
+	echo "vmtest: connpeak daemon: exit status $rc, stderr:"
+	cat /tmp/daemon.err
+	[ "$rc" -eq 1 ] || ok=0
+	grep -q "lacks .*; connpeak needs Linux 5\.12 or later with BTF" /tmp/daemon.err || ok=0
+	left="$(ls -A /sys/fs/bpf)"
+	[ -z "$left" ] || { echo "vmtest: left under /sys/fs/bpf: $left"; ok=0; }
+	# Which probes fail here, for the record; expected to fail on this kernel.
+	[ -x /tests/test_feature_probes ] && /tests/test_feature_probes 2>&1 | grep "^probe '"
+	if [ "$ok" -eq 1 ]; then
+		echo "vmtest: PASS on Linux $kernel: connpeak refused it as expected"
+	else
+		echo "vmtest: FAIL on Linux $kernel: connpeak did not refuse it as expected"
+	fi
+	sync
+	poweroff -f
+fi
 
 # One load outside the tests: if it fails, show libbpf's and the verifier's log.
 probe=/sys/fs/bpf/vmtest-probe

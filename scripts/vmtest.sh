@@ -11,6 +11,12 @@
 # scripts/vmtest-init.sh as /init. Exits 0 only if the guest reports PASS.
 #
 # Environment:
+#   VMTEST_SUITE    Debian release to take the kernel from: the host's apt sources if
+#                   unset, else its signed package index on deb.debian.org, e.g.
+#                   bullseye (5.10); the host's apt sources are not changed
+#   VMTEST_EXPECT   pass: the tests must pass; unsupported: connpeak start must
+#                   refuse the kernel, naming a missing feature (the default for
+#                   bullseye), and leave nothing pinned
 #   VMTEST_KERNEL   kernel package (linux-image-cloud-amd64)
 #   VMTEST_DIR      work directory (.output/vmtest)
 #   VMTEST_ACCEL    kvm or tcg (kvm if it boots the kernel, else software emulation)
@@ -21,6 +27,13 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 kernel_pkg="${VMTEST_KERNEL:-linux-image-cloud-amd64}"
+suite="${VMTEST_SUITE:-}"
+mirror="http://deb.debian.org/debian"
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+case "$suite" in
+bullseye) expect="${VMTEST_EXPECT:-unsupported}" ;;
+*) expect="${VMTEST_EXPECT:-pass}" ;;
+esac
 work="${VMTEST_DIR:-${OUTPUT:-.output}/vmtest}"
 cpus="${VMTEST_CPUS:-2}"
 mem="${VMTEST_MEM:-2G}"
@@ -63,6 +76,63 @@ resolve_kernel_pkg()
 	echo "${real:-$kernel_pkg}"
 }
 
+# Download $1 to $2 and check its SHA-256 against $3.
+fetch_checked()
+{
+	local url="$1" out="$2" sum="$3"
+
+	[ -f "$out" ] && echo "$sum  $out" | sha256sum -c --quiet - 2>/dev/null && return 0
+	curl -sSf --retry 3 -o "$out.tmp" "$url" || die "$url: download failed"
+	echo "$sum  $out.tmp" | sha256sum -c --quiet - || die "$url: SHA-256 mismatch"
+	mv "$out.tmp" "$out"
+}
+
+# The suite's package index, verified against its signed InRelease.
+fetch_index()
+{
+	local dir="$work/index/$suite" sum
+
+	mkdir -p "$dir"
+	curl -sSf --retry 3 -o "$dir/InRelease" "$mirror/dists/$suite/InRelease" ||
+		die "$suite: InRelease: download failed"
+	gpgv --keyring "$keyring" --output "$dir/Release" "$dir/InRelease" 2>/dev/null ||
+		die "$suite: InRelease: signature check against $keyring failed"
+	sum="$(awk '$3 == "main/binary-amd64/Packages.xz" && length($1) == 64 { print $1 }' \
+		"$dir/Release")"
+	[ -n "$sum" ] || die "$suite: Release lists no main/binary-amd64/Packages.xz"
+	fetch_checked "$mirror/dists/$suite/main/binary-amd64/Packages.xz" "$dir/Packages.xz" \
+		"$sum"
+	xz -dc "$dir/Packages.xz" >"$dir/Packages"
+	echo "$dir/Packages"
+}
+
+# Field $3 of package $2's stanza in the index $1.
+index_field()
+{
+	awk -v pkg="$2" -v field="$3" 'BEGIN { RS = ""; FS = "\n" }
+		{ found = 0; for (i = 1; i <= NF; i++) if ($i == "Package: " pkg) found = 1 }
+		found { for (i = 1; i <= NF; i++) if (index($i, field ": ") == 1)
+			{ print substr($i, length(field) + 3); exit } }' "$1"
+}
+
+# Resolve, download and check the kernel package from the suite's index.
+fetch_suite_deb()
+{
+	local pkg="$1" index real file sum
+
+	index="$(fetch_index)"
+	real="$(index_field "$index" "$pkg" Depends |
+		sed -n 's/^\(linux-image-[0-9][^ ,]*\).*/\1/p')"
+	pkg="${real:-$pkg}"
+	file="$(index_field "$index" "$pkg" Filename)"
+	sum="$(index_field "$index" "$pkg" SHA256)"
+	if [ -z "$file" ] || [ -z "$sum" ]; then
+		die "$suite: no package $pkg in the index"
+	fi
+	fetch_checked "$mirror/$file" "$work/debs/${file##*/}" "$sum"
+	echo "$pkg"
+}
+
 # Unpack the kernel package once; prints the directory it went to.
 fetch_kernel()
 {
@@ -71,9 +141,12 @@ fetch_kernel()
 	dir="$work/kernel/$pkg"
 	if [ ! -d "$dir/boot" ]; then
 		mkdir -p "$work/debs"
-		rm -f "$work/debs/${pkg}_"*.deb
-		(cd "$work/debs" && apt-get download -o APT::Sandbox::User=root "$pkg" >&2) ||
-			die "$pkg: download failed"
+		if [ -z "$suite" ]; then
+			rm -f "$work/debs/${pkg}_"*.deb
+			(cd "$work/debs" &&
+				apt-get download -o APT::Sandbox::User=root "$pkg" >&2) ||
+				die "$pkg: download failed"
+		fi
 		deb="$(ls "$work/debs/${pkg}_"*.deb)"
 		rm -rf "$dir.tmp"
 		dpkg-deb -x "$deb" "$dir.tmp"
@@ -171,14 +244,19 @@ pick_accel()
 
 main()
 {
-	local connpeak="$1" pkg kdir vmlinuz accel cpu tmo rc start result
+	local connpeak="$1" pkg kdir vmlinuz accel cpu tmo rc start result cmdline
 
 	shift
 	[ $# -gt 0 ] || die "no test binaries given"
 	install_host_pkgs
 	mkdir -p "$work/kernel"
 	work="$(cd "$work" && pwd)"
-	pkg="$(resolve_kernel_pkg)"
+	if [ -n "$suite" ]; then
+		mkdir -p "$work/debs"
+		pkg="$(fetch_suite_deb "$kernel_pkg")"
+	else
+		pkg="$(resolve_kernel_pkg)"
+	fi
 	kdir="$(fetch_kernel "$pkg")"
 	check_kernel_config "$(ls "$kdir"/boot/config-*)"
 	vmlinuz="$(ls "$kdir"/boot/vmlinuz-*)"
@@ -192,14 +270,15 @@ main()
 		tmo="${VMTEST_TIMEOUT:-3600}"
 		cpu=max
 	fi
-	echo "vmtest: booting $pkg ($accel, $cpus CPUs, $mem, timeout $tmo s);" \
-		"console in $work/console.log"
+	echo "vmtest: booting $pkg ($accel, $cpus CPUs, $mem, timeout $tmo s," \
+		"expect $expect); console in $work/console.log"
+	cmdline="console=ttyS0 loglevel=5 panic=-1 vmtest.timeout=$tmo vmtest.expect=$expect"
 	start=$(date +%s)
 	set +e
 	timeout -k 10 "$tmo" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp "$cpus" -m "$mem" \
 		-nodefaults -no-user-config -display none -monitor none -serial stdio -no-reboot \
 		-kernel "$vmlinuz" -initrd "$work/initramfs.cpio" \
-		-append "console=ttyS0 loglevel=5 panic=-1 vmtest.timeout=$tmo" \
+		-append "$cmdline" \
 		</dev/null | tee "$work/console.log"
 	rc=${PIPESTATUS[0]}
 	set -e

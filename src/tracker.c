@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 #include "client_table.h"
 #include "connpeak.skel.h"
+#include "kernel_features.h"
 #include "listeners.h"
 #include "netns.h"
 #include "tracker.h"
@@ -152,7 +153,9 @@ static int seed(struct tracker *t, bool all_netns)
 	link = bpf_program__attach_iter(t->skel->progs.seed, NULL);
 	if (!link) {
 		err = -errno;
-		fprintf(stderr, "connpeak: seed: attach iterator failed: %s\n", strerror(-err));
+		if (!kernel_features__explain())
+			fprintf(stderr, "connpeak: seed: attach iterator failed: %s\n",
+				strerror(-err));
 		return err;
 	}
 	link_fd = bpf_link__fd(link);
@@ -190,20 +193,25 @@ static int netns_inode(__u32 *inum)
 
 static int check_kernel(void)
 {
+	int err;
+
 	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0)
 		return 0;
-	fprintf(stderr, "connpeak: kernel: /sys/kernel/btf/vmlinux missing: "
-		"a kernel with BTF (CONFIG_DEBUG_INFO_BTF) is needed\n");
+	err = errno;
+	if (!kernel_features__explain())
+		fprintf(stderr, "connpeak: kernel: /sys/kernel/btf/vmlinux: %s\n", strerror(err));
 	return -ENOTSUP;
 }
 
 static struct bpf_link *attach_one(struct bpf_program *prog)
 {
 	struct bpf_link *link = bpf_program__attach(prog);
+	int err = errno;
 
-	if (!link)
+	if (!link && !kernel_features__explain())
 		fprintf(stderr, "connpeak: kernel: attach %s to tracepoint inet_sock_set_state "
-			"failed: %s\n", bpf_program__name(prog), strerror(errno));
+			"failed: %s\n", bpf_program__name(prog), strerror(err));
+	errno = err;
 	return link;
 }
 
@@ -360,7 +368,10 @@ int tracker__load(struct tracker *t, const struct load_opts *o)
 		return err;
 	err = connpeak_bpf__load(t->skel);
 	if (err) {
-		fprintf(stderr, "connpeak: bpf: load failed: %s (-v shows why)\n", strerror(-err));
+		/* On a kernel too old, name what it lacks rather than the verifier's complaint. */
+		if (!kernel_features__explain())
+			fprintf(stderr, "connpeak: bpf: load failed: %s (-v shows why)\n",
+				strerror(-err));
 		return err;
 	}
 	t->writable = true;
