@@ -40,6 +40,7 @@ for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	vmtest.timeout=*) timeout="${arg#vmtest.timeout=}" ;;
 	vmtest.expect=*) expect="${arg#vmtest.expect=}" ;;
+	vmtest.slow=*) export CONNPEAK_TEST_SLOW="${arg#vmtest.slow=}" ;;
 	esac
 done
 

@@ -204,6 +204,9 @@ build_initramfs()
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' \
 		>"$root/etc/passwd"
 	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+	# clients --resolve names 127.0.0.1 from here, as on the host.
+	printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' >"$root/etc/hosts"
+	printf 'hosts: files\n' >"$root/etc/nsswitch.conf"
 	for m in inet_diag tcp_diag; do
 		cp "$(find "$kdir/lib/modules" -name "$m.ko*" | head -n 1)" "$root/lib/modules/"
 	done
@@ -244,7 +247,7 @@ pick_accel()
 
 main()
 {
-	local connpeak="$1" pkg kdir vmlinuz accel cpu tmo rc start result cmdline
+	local connpeak="$1" pkg kdir vmlinuz accel cpu tmo rc start result cmdline slow
 
 	shift
 	[ $# -gt 0 ] || die "no test binaries given"
@@ -266,13 +269,16 @@ main()
 	if [ "$accel" = kvm ]; then
 		tmo="${VMTEST_TIMEOUT:-900}"
 		cpu=host
+		slow=1
 	else
 		tmo="${VMTEST_TIMEOUT:-3600}"
 		cpu=max
+		slow=5	# the tests wait this many times longer for things to happen
 	fi
 	echo "vmtest: booting $pkg ($accel, $cpus CPUs, $mem, timeout $tmo s," \
 		"expect $expect); console in $work/console.log"
 	cmdline="console=ttyS0 loglevel=5 panic=-1 vmtest.timeout=$tmo vmtest.expect=$expect"
+	cmdline="$cmdline vmtest.slow=$slow"
 	start=$(date +%s)
 	set +e
 	timeout -k 10 "$tmo" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp "$cpus" -m "$mem" \

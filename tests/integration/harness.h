@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #define H_HERE			__FILE__, __LINE__
-#define H_WAIT_MS		5000	/* bounded wait for the sockets to settle */
+#define H_WAIT_MS		(5000 * h_slow())	/* bounded wait for the sockets to settle */
 #define H_MAX_ROWS		256
 #define H_CHURN_MAX_WORKERS	4
 #define H_CHURN_MAX_PORTS	2
@@ -47,6 +47,12 @@ void h_require_(const char *file, int line);
 
 /* Monotonic milliseconds, and a short nap for bounded polling loops. */
 long long h_now_ms(void);
+/*
+ * How many times longer to wait for things to happen: CONNPEAK_TEST_SLOW
+ * (1-20, default 1), set under software emulation. Timeouts only: no pace
+ * or margin changes with it.
+ */
+int h_slow(void);
 void h_nap_ms(long ms);
 
 /* ---- assertions that print expected and actual ---- */

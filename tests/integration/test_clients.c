@@ -36,7 +36,8 @@
 #include <cmocka.h>
 
 #define MAX_CONNS	256
-#define SETTLE_MS	5000
+int h_slow(void);	/* tests/integration/harness.c */
+#define SETTLE_MS	(5000 * h_slow())
 
 #define PORT_COUNTS	15101
 #define PORT_DUAL	15102

@@ -41,9 +41,9 @@
 #define XSTR(x)		STR(x)
 
 #define NS		1000000000ULL
-#define LOG_WAIT_MS	10000
-#define EXIT_WAIT_MS	10000
-#define SAVE_WAIT_MS	5000
+#define LOG_WAIT_MS	(10000 * h_slow())
+#define EXIT_WAIT_MS	(10000 * h_slow())
+#define SAVE_WAIT_MS	(5000 * h_slow())
 /* Opens that raise the peak come at most this often: under 10 a second. */
 #define PACE_MS		120
 /* A bucket's changes are made this long after it begins. */

@@ -54,7 +54,7 @@
 #define BRIEF_KILLS	8
 #define FULL_KILLS	50
 #define LAST_BPF_CALLS	12
-#define DAEMON_WAIT_MS	10000
+#define DAEMON_WAIT_MS	(10000 * h_slow())
 
 extern char **environ;
 

@@ -21,7 +21,7 @@
 #define PORT_TWO	17006
 #define PORT_STALE	17007
 
-#define GONE_WAIT_MS	2000
+#define GONE_WAIT_MS	(2000 * h_slow())
 
 struct pinned_ids {
 	__u32 link, prog, slots;

@@ -23,7 +23,7 @@
 #define PORT		16601
 #define NOBODY		"65534"
 #define PRIV_MSG	"permission denied: root (or CAP_BPF and CAP_PERFMON) is needed"
-#define SAVE_WAIT_MS	5000
+#define SAVE_WAIT_MS	(5000 * h_slow())
 
 static const char *const pin_names[] = {
 	"slots", "used", "stats", "hist", "hist_conf", "alerts", "alert_index", "events", "clients",

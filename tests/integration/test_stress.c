@@ -43,7 +43,7 @@
 #define DROP_MAX	8	/* unaccepted children per drop listener */
 #define CHECK_EVERY_MS	2500
 #define DEFAULT_SECONDS	12
-#define PAUSE_WAIT_MS	10000
+#define PAUSE_WAIT_MS	(10000 * h_slow())
 #define PEAK_SLACK	32	/* opens and closes under way between two looks */
 
 static const unsigned int ports[NPORTS] = { PORT_A, PORT_B, PORT_DROP };
