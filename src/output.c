@@ -49,7 +49,7 @@ static void print_json_string(FILE *out, const char *s)
 		if (*s == '"' || *s == '\\')
 			fprintf(out, "\\%c", *s);
 		else if ((unsigned char)*s < 0x20)
-			fprintf(out, "\\u%04x", *s);
+			fprintf(out, "\\u%04x", (unsigned char)*s);
 		else
 			fputc(*s, out);
 	}
