@@ -210,7 +210,7 @@ SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -Wno-error=maybe-uninitialized -Wno-error=format-truncation \
 	-Wno-error=stringop-truncation -Wno-error=stringop-overflow
 .PHONY: check san-test lint
-check:
+check: test-deps
 	$(Q)CFLAGS="$(SAN_CFLAGS)" $(MAKE) --no-print-directory OUTPUT=$(OUTPUT)/asan san-test
 	$(Q)$(MAKE) --no-print-directory lint
 
