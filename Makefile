@@ -173,7 +173,7 @@ $(eval $(call fuzz_rule,statefile,src/statefile.c src/history.c src/opts.c src/s
 $(FUZZ_DIR):
 	$(Q)mkdir -p $@
 
-.PHONY: fuzz fuzz-brief fuzz-known stress faults test-known
+.PHONY: fuzz fuzz-brief fuzz-known stress faults
 # Each target for FUZZ_SECONDS, after replaying tests/fuzz/regress/.
 fuzz: $(FUZZ_BINS)
 	$(Q)tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_NAMES)
@@ -184,12 +184,6 @@ fuzz-brief: $(FUZZ_BINS)
 # Inputs of reported bugs not fixed yet: fails until they are.
 fuzz-known: $(FUZZ_BINS)
 	$(Q)tests/fuzz/run.sh $(FUZZ_DIR) known $(FUZZ_NAMES)
-
-# Cases of reported bugs not fixed yet (skipped in make test): fails until they are.
-test-known: connpeak $(OUTPUT)/tests/test_badinput $(OUTPUT)/tests/test_faults $(FUZZ_BINS)
-	$(Q)st=0; export CONNPEAK=$(CURDIR)/connpeak CONNPEAK_KNOWN_BUGS=1; \
-	for t in test_badinput test_faults; do $(OUTPUT)/tests/$$t || st=1; done; \
-	tests/fuzz/run.sh $(FUZZ_DIR) known $(FUZZ_NAMES) || st=1; exit $$st
 
 test: fuzz-brief
 
