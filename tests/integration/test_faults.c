@@ -152,9 +152,14 @@ static void release_many(void)
 /* connpeak with argv, stderr on err_fd (-1: /dev/null); traced: stopped, ptrace set up. */
 static pid_t spawn_cp(char *const argv[], bool traced, int err_fd)
 {
-	pid_t pid = fork();
+	const char *asan = getenv("ASAN_OPTIONS");
+	char no_leaks[512];
 	int fd, st;
+	pid_t pid;
 
+	/* LeakSanitizer cannot run under ptrace; the rest, log_path too, stays. */
+	snprintf(no_leaks, sizeof(no_leaks), "%s%sdetect_leaks=0", asan ?: "", asan ? ":" : "");
+	pid = fork();
 	if (pid == 0) {
 		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 		dup2(fd, 0);
@@ -163,8 +168,7 @@ static pid_t spawn_cp(char *const argv[], bool traced, int err_fd)
 		close_range(3, ~0U, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (traced) {
-			/* LeakSanitizer cannot run under ptrace. */
-			setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+			setenv("ASAN_OPTIONS", no_leaks, 1);
 			ptrace(PTRACE_TRACEME, 0, NULL, NULL);
 			raise(SIGSTOP);
 		}
