@@ -167,7 +167,7 @@ endef
 $(eval $(call fuzz_rule,port,src/opts.c src/services.c))
 $(eval $(call fuzz_rule,number,src/opts.c src/services.c))
 $(eval $(call fuzz_rule,time,src/history.c src/opts.c src/services.c))
-$(eval $(call fuzz_rule,config,src/config.c src/opts.c src/services.c))
+$(eval $(call fuzz_rule,config,src/config.c src/httpd_listen.c src/opts.c src/services.c))
 $(eval $(call fuzz_rule,statefile,src/statefile.c src/history.c src/opts.c src/services.c))
 
 $(FUZZ_DIR):
