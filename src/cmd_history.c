@@ -110,8 +110,8 @@ static struct hist_point *join_saved(const struct tracker *t, const struct hist_
 				     __u32 idx, const char *state_dir, struct hist_point *ring,
 				     size_t *n)
 {
+	struct hist_point *all = NULL, *grown;
 	struct state_rec *recs = NULL;
-	struct hist_point *all = NULL;
 	char boot_id[40];
 	size_t nrecs = 0;
 	long saved = 0;
@@ -126,13 +126,15 @@ static struct hist_point *join_saved(const struct tracker *t, const struct hist_
 	free(recs);
 	if (saved <= 0)
 		return ring;
-	all = realloc(all, (saved + *n) * sizeof(*all));
-	if (!all)
+	grown = realloc(all, (saved + *n) * sizeof(*all));
+	if (!grown) {
+		free(all);
 		return ring;
-	memcpy(all + saved, ring, *n * sizeof(*ring));
+	}
+	memcpy(grown + saved, ring, *n * sizeof(*ring));
 	free(ring);
 	*n += saved;
-	return all;
+	return grown;
 }
 
 /* The points of history port index idx, oldest first; caller frees. */
@@ -150,6 +152,7 @@ struct hist_point *port_points(const struct tracker *t, __u32 idx, const char *s
 	struct hist_point *pts = calloc(t->conf.nbuckets, sizeof(*pts));
 	long got;
 
+	*n = 0;
 	if (!pts)
 		return NULL;
 	got = hist_series(&v, idx, current_in(t, t->conf.ports[idx]), pts, t->conf.nbuckets);
@@ -290,7 +293,7 @@ static int show_history(const struct tracker *t, const struct history_opts *o, c
 		if (!sel[i])
 			continue;
 		pts = port_points(t, i, o->state_dir, &n);
-		busiest = calloc(n + 1, sizeof(*busiest));
+		busiest = pts ? calloc(n + 1, sizeof(*busiest)) : NULL;
 		if (!pts || !busiest) {
 			free(pts);
 			free(busiest);

@@ -160,7 +160,7 @@ static int parse_query(int argc, char **argv, const char *cmd, struct common_opt
 
 	opterr = 0;
 	while (status == PROCEED && (c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
-		if (c == 'J' || c == 'F')
+		if (fmt && (c == 'J' || c == 'F'))
 			format_option(c, fmt, cmd, &status);
 		else if (c == 'I' || c == 'O')
 			dir_option(c, dirs, cmd, &status);

@@ -40,7 +40,10 @@ struct tracker;
 int open_pinned(struct tracker *t, const char *pin_dir, bool writable);
 void report_open_error(int err, const char *pin_dir);
 
-/* History of a pinned tracker: index of a port, and its points (caller frees). */
+/*
+ * History of a pinned tracker: index of a port, and its points (caller
+ * frees); NULL, with *n 0, when out of memory.
+ */
 struct hist_point;
 int hist_index_of(const struct tracker *t, unsigned int port);
 struct hist_point *port_points(const struct tracker *t, __u32 idx, const char *state_dir,

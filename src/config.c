@@ -208,6 +208,7 @@ int config__load(const char *path, struct daemon_cfg *cfg)
 	char *line = NULL, *copy = NULL;
 	const char *why = "";
 	unsigned int lineno = 0;
+	bool bad_line;
 	size_t cap = 0;
 	int err = 0;
 	FILE *f;
@@ -225,10 +226,12 @@ int config__load(const char *path, struct daemon_cfg *cfg)
 		copy = strdup(line);
 		err = copy ? parse_line(next, line, &why) : -ENOMEM;
 	}
+	bad_line = err == -EINVAL || err == -E2BIG;
+	/* e.g. EISDIR; EINVAL and E2BIG would tell the caller of a bad line */
 	if (!err && ferror(f))
-		err = -(errno ? errno : EIO);	/* e.g. EISDIR */
+		err = errno && errno != EINVAL && errno != E2BIG ? -errno : -EIO;
 	fclose(f);
-	if (err == -EINVAL || err == -E2BIG) {
+	if (bad_line) {
 		report_line(path, lineno, copy, why);
 	} else if (!err) {
 		*cfg = *next;

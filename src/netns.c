@@ -45,9 +45,10 @@ static int visit(const char *path, struct seen *s, int self_fd, int (*fn)(void *
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;	/* the process exited meanwhile */
-	if (fstat(fd, &st) || (err = seen_add(s, st.st_ino)) <= 0) {
+	err = fstat(fd, &st) ? 0 : seen_add(s, st.st_ino);
+	if (err <= 0) {
 		close(fd);
-		return 0;
+		return err;	/* 0: visited already, or gone; -ENOMEM */
 	}
 	err = setns(fd, CLONE_NEWNET) ? -errno : fn(arg);
 	close(fd);

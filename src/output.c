@@ -31,14 +31,17 @@ static int cmp_busiest(const void *a, const void *b)
 	return cmp_port(a, b);
 }
 
+/* No rows may come as NULL, which qsort must not be given even with n 0. */
 void rows_sort_by_port(struct port_row *rows, size_t n)
 {
-	qsort(rows, n, sizeof(*rows), cmp_port);
+	if (n > 1)
+		qsort(rows, n, sizeof(*rows), cmp_port);
 }
 
 void rows_sort_busiest(struct port_row *rows, size_t n)
 {
-	qsort(rows, n, sizeof(*rows), cmp_busiest);
+	if (n > 1)
+		qsort(rows, n, sizeof(*rows), cmp_busiest);
 }
 
 /* Service names come from a local file: escape them anyway. */
@@ -49,7 +52,7 @@ void print_json_string(FILE *out, const char *s)
 		if (*s == '"' || *s == '\\')
 			fprintf(out, "\\%c", *s);
 		else if ((unsigned char)*s < 0x20)
-			fprintf(out, "\\u%04x", *s);
+			fprintf(out, "\\u%04x", (unsigned char)*s);
 		else
 			fputc(*s, out);
 	}

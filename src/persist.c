@@ -124,10 +124,14 @@ int persist__port(struct daemon *d, __u32 idx, __u32 upto)
 int persist__all(struct daemon *d)
 {
 	__u64 now = clock_ns(CLOCK_BOOTTIME) / d->t.conf.bucket_ns;
-	int err = 0;
+	int err = 0, ret;
 	__u32 i;
 
-	for (i = 0; i < d->t.conf.nports; i++)
-		err = persist__port(d, i, now) ?: err;
+	/* One port failing does not stop the others being saved. */
+	for (i = 0; i < d->t.conf.nports; i++) {
+		ret = persist__port(d, i, now);
+		if (ret)
+			err = ret;
+	}
 	return err;
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Copyright (c) 2026 The connpeak authors */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,14 +39,76 @@ int statefile__format(char *buf, size_t len, const struct state_rec *r)
 			(long long)r->wall_start, r->peak, r->start);
 }
 
+/*
+ * The fields of a line, each a decimal number followed by sep. strtoull and
+ * strtoll would also take blanks or a '+' first, and strtoull a '-' that
+ * wraps: none of those is in a line we wrote.
+ */
+static int next_u64(const char **p, char sep, unsigned long long max, unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!isdigit((unsigned char)**p))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(*p, &end, 10);
+	if (errno || v > max || *end != sep)
+		return -EINVAL;
+	*p = end + 1;
+	*out = v;
+	return 0;
+}
+
+static int next_s64(const char **p, char sep, long long *out)
+{
+	long long v;
+	char *end;
+
+	if (!isdigit((unsigned char)(*p)[**p == '-']))
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(*p, &end, 10);
+	if (errno || *end != sep)
+		return -EINVAL;
+	*p = end + 1;
+	*out = v;
+	return 0;
+}
+
+static int next_u32(const char **p, char sep, __u32 *out)
+{
+	unsigned long long v;
+	int err = next_u64(p, sep, UINT32_MAX, &v);
+
+	if (!err)
+		*out = v;
+	return err;
+}
+
+/* A boot id: 1 to 39 characters up to the next space. */
+static int next_boot_id(const char **p, char *buf, size_t len)
+{
+	size_t n = strcspn(*p, " \t\n\v\f\r");
+
+	if (!n || n >= len || (*p)[n] != ' ')
+		return -EINVAL;
+	memcpy(buf, *p, n);
+	buf[n] = '\0';
+	*p += n + 1;
+	return 0;
+}
+
 int statefile__parse(const char *line, struct state_rec *r)
 {
 	unsigned long long start_ns;
+	const char *p = line + 2;
 	long long wall;
-	int used = 0;
 
-	if (sscanf(line, "1 %39s %llu %u %u %lld %u %u%n", r->boot_id, &start_ns, &r->bucket,
-		   &r->bucket_s, &wall, &r->peak, &r->start, &used) != 7 || line[used] != '\n')
+	if (strncmp(line, "1 ", 2) || next_boot_id(&p, r->boot_id, sizeof(r->boot_id)) ||
+	    next_u64(&p, ' ', ULLONG_MAX, &start_ns) || next_u32(&p, ' ', &r->bucket) ||
+	    next_u32(&p, ' ', &r->bucket_s) || next_s64(&p, ' ', &wall) ||
+	    next_u32(&p, ' ', &r->peak) || next_u32(&p, '\n', &r->start))
 		return -EINVAL;
 	r->run_start_ns = start_ns;
 	r->wall_start = wall;

@@ -558,11 +558,36 @@ static int read_hist_conf(struct tracker *t)
 	return err;
 }
 
-int tracker__open(struct tracker *t, const char *dir, bool writable)
+static __u32 link_id(int fd)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* Whether the link pinned under dir is still the one t opened. */
+static bool same_link_pinned(const struct tracker *t, const char *dir)
+{
+	int fd = obj_get(dir, LINK_PIN);
+	bool same;
+
+	if (fd < 0)
+		return false;
+	same = link_id(fd) == link_id(t->link_fd);
+	close(fd);
+	return same;
+}
+
+/*
+ * The pins, link first. A stop between two opens removes the rest; a stop
+ * and a start put another tracker's maps there: -EAGAIN for either, as the
+ * link pin no longer holds the link opened first.
+ */
+static int open_pins(struct tracker *t, const char *dir)
 {
 	int i, err;
 
-	t->writable = writable;
 	t->link_fd = obj_get(dir, LINK_PIN);
 	if (t->link_fd < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
@@ -571,6 +596,8 @@ int tracker__open(struct tracker *t, const char *dir, bool writable)
 		if (t->fd[i] >= 0)
 			continue;
 		err = -errno;
+		if (err == -ENOENT && !same_link_pinned(t, dir))
+			return -EAGAIN;
 		if (err == -ENOENT) {
 			fprintf(stderr, "connpeak: map '%s': not pinned: the tracker under %s is "
 				"from another connpeak version: run 'connpeak stop' and 'connpeak "
@@ -581,7 +608,27 @@ int tracker__open(struct tracker *t, const char *dir, bool writable)
 			strerror(-err));
 		return err;
 	}
-	err = check_map(t->fd[TM_SLOTS], "slots", sizeof(struct connpeak_slot), CONNPEAK_NR_SLOTS);
+	return same_link_pinned(t, dir) ? 0 : -EAGAIN;
+}
+
+#define OPEN_TRIES 5
+
+int tracker__open(struct tracker *t, const char *dir, bool writable)
+{
+	int tries, err;
+
+	t->writable = writable;
+	for (tries = 0; tries < OPEN_TRIES; tries++) {
+		err = open_pins(t, dir);
+		if (err != -EAGAIN)
+			break;
+		tracker__close(t);
+	}
+	if (err == -EAGAIN)
+		err = -ENOENT;	/* stopped under us every time: take it as gone */
+	if (!err)
+		err = check_map(t->fd[TM_SLOTS], "slots", sizeof(struct connpeak_slot),
+				CONNPEAK_NR_SLOTS);
 	if (!err)
 		err = check_map(t->fd[TM_STATS], "stats", sizeof(__u64), CONNPEAK_NR_STATS);
 	if (!err)

@@ -36,7 +36,8 @@ static int split(char **argv, int argc, struct stage *st)
 		if (strcmp(argv[i], "|"))
 			continue;
 		argv[i] = NULL;
-		if (n == MAX_STAGES || i + 1 >= argc)
+		/* a command before each "|" and after it */
+		if (n == MAX_STAGES || i + 1 >= argc || !st[n - 1].argv[0])
 			die(PROG, "bad pipeline");
 		st[n++].argv = &argv[i + 1];
 	}

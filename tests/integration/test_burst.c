@@ -92,7 +92,7 @@ static void test_burst_beyond_fd_limit(void **state)
 	h_require();
 	h_start();
 	for (i = 0; i < 4; i++) {
-		char addr[16];
+		char addr[24];
 
 		snprintf(addr, sizeof(addr), "127.0.0.%d", i + 1);
 		h_holder_start(&hs[i], addr, PORT_WIDE);

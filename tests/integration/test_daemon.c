@@ -719,12 +719,12 @@ static void flood_wait(const struct dmn *d, struct flood_lines *f, __u64 sent,
 	for (;;) {
 		text = log_text(d);
 		flood_count(text, f, last_peak);
-		if ((__u64)(f->level + f->peak) >= sent || h_now_ms() > deadline)
+		if ((__u64)f->level + f->peak >= sent || h_now_ms() > deadline)
 			break;
 		free(text);
 		h_nap_ms(20);
 	}
-	if ((__u64)(f->level + f->peak) < sent)
+	if ((__u64)f->level + f->peak < sent)
 		H_FAIL("flood: expected a line per event sent (%llu) within %d ms, actual %d; "
 		       "log ends: %s", (unsigned long long)sent, LOG_WAIT_MS, f->level + f->peak,
 		       log_tail(text));
@@ -752,7 +752,7 @@ static void test_flood_rate_limit(void **state)
 
 	h_require();
 	start_tracker(PORT_FLOOD);
-	snprintf(limit_arg, sizeof(limit_arg), "%u=%u", PORT_FLOOD, FLOOD_LIMIT);
+	snprintf(limit_arg, sizeof(limit_arg), "%d=%d", PORT_FLOOD, FLOOD_LIMIT);
 	daemon_start(&d, "--limit", limit_arg, "--warn", XSTR(FLOOD_WARN_PCT));
 	for (i = 0; i < FLOOD_HOLDERS; i++)
 		h_holder_start(&hs[i], addrs[i], PORT_FLOOD);
@@ -770,10 +770,10 @@ static void test_flood_rate_limit(void **state)
 	H_EQ(0, f.other, "flood: lines of an unexpected form");
 	H_EQ(2, f.level, "flood: level lines (OK to WARN, WARN to LIMIT)");
 	if (f.warn_at < FLOOD_LIMIT * FLOOD_WARN_PCT / 100 || f.warn_at >= FLOOD_LIMIT)
-		H_FAIL("flood: warning line at %u open, expected in [%u, %u)", f.warn_at,
+		H_FAIL("flood: warning line at %u open, expected in [%d, %d)", f.warn_at,
 		       FLOOD_LIMIT * FLOOD_WARN_PCT / 100, FLOOD_LIMIT);
 	if (f.limit_at < FLOOD_LIMIT)
-		H_FAIL("flood: limit line at %u open, expected at least %u", f.limit_at,
+		H_FAIL("flood: limit line at %u open, expected at least %d", f.limit_at,
 		       FLOOD_LIMIT);
 	H_LE(CONNPEAK_EVENTS_PER_SEC * seconds, f.peak,
 	     "flood: new peak lines over %llu one-second windows", seconds);
@@ -857,7 +857,7 @@ static void test_kill_and_resume(void **state)
 	n = saved_read(PORT_KILL, s, SAVED_MAX);
 	saved_check_run(s, n, PORT_KILL);
 	saved_expect_book(s, n, &k, k.n, PORT_KILL);
-	H_EQ(k.max, show_row(&rows, PORT_KILL)->peak, "show --json: peak of port %u vs the "
+	H_EQ(k.max, show_row(&rows, PORT_KILL)->peak, "show --json: peak of port %d vs the "
 	     "most the test held", PORT_KILL);
 
 	/* The new daemon goes on saving after what it found. */
@@ -876,13 +876,13 @@ static void test_bad_config(void **state)
 	struct dmn d;
 
 	h_require();
-	snprintf(text, sizeof(text), "# connpeak\nlimit.%u = 10\nwarn = 50\nlimit.%u 10\n",
+	snprintf(text, sizeof(text), "# connpeak\nlimit.%d = 10\nwarn = 50\nlimit.%d 10\n",
 		 PORT_CONF, PORT_CONF);
 	write_file(conf_path, text);
 	daemon_spawn(&d, NULL);
 	H_EQ(2, daemon_exit(&d), "daemon with a bad config file: exit status");
 	log = log_text(&d);
-	snprintf(want, sizeof(want), "connpeak: %s:4: bad line 'limit.%u 10': expected "
+	snprintf(want, sizeof(want), "connpeak: %s:4: bad line 'limit.%d 10': expected "
 		 "'key = value'\n", conf_path, PORT_CONF);
 	if (strcmp(log, want))
 		H_FAIL("daemon with a bad config file:\n expected stderr '%s'\n actual stderr   "
@@ -1137,9 +1137,9 @@ static void test_history_joins_saved_and_ring(void **state)
 	int n, i;
 
 	h_require();
-	snprintf(arg, sizeof(arg), "%u", PORT_RING);
+	snprintf(arg, sizeof(arg), "%d", PORT_RING);
 	h_cp(&o, "start", "--bucket", "1", "--keep", "4s", arg, NULL);
-	H_EQ(0, o.status, "start --bucket 1 --keep 4s %u: exit status (stderr: %s)", PORT_RING,
+	H_EQ(0, o.status, "start --bucket 1 --keep 4s %d: exit status (stderr: %s)", PORT_RING,
 	     o.err);
 	h_out_free(&o);
 	pairs_init(&p, PORT_RING);
@@ -1185,9 +1185,9 @@ static void test_resume_after_ring_lapped(void **state)
 	int n, i, lost;
 
 	h_require();
-	snprintf(arg, sizeof(arg), "%u", PORT_LAP);
+	snprintf(arg, sizeof(arg), "%d", PORT_LAP);
 	h_cp(&o, "start", "--bucket", "1", "--keep", "4s", arg, NULL);
-	H_EQ(0, o.status, "start --bucket 1 --keep 4s %u: exit status (stderr: %s)", PORT_LAP,
+	H_EQ(0, o.status, "start --bucket 1 --keep 4s %d: exit status (stderr: %s)", PORT_LAP,
 	     o.err);
 	h_out_free(&o);
 	pairs_init(&p, PORT_LAP);
@@ -1204,21 +1204,21 @@ static void test_resume_after_ring_lapped(void **state)
 	n = saved_read(PORT_LAP, s, SAVED_MAX);
 	saved_check_run(s, n, PORT_LAP);
 	if (n < 2 || n >= k.n)
-		H_FAIL("port %u: expected the first bucket and some of the last saved, some lost; "
+		H_FAIL("port %d: expected the first bucket and some of the last saved, some lost; "
 		       "actual %d of %d buckets saved", PORT_LAP, n, k.n);
 	/* The first bucket, then the newest ones, exactly as booked. */
-	H_EQ(k.rec[0].bucket, s[0].bucket, "port %u, saved line 1: bucket", PORT_LAP);
+	H_EQ(k.rec[0].bucket, s[0].bucket, "port %d, saved line 1: bucket", PORT_LAP);
 	lost = k.n - n;
 	for (i = 1; i < n; i++) {
-		H_EQ(k.rec[i + lost].bucket, s[i].bucket, "port %u, saved line %d: bucket",
+		H_EQ(k.rec[i + lost].bucket, s[i].bucket, "port %d, saved line %d: bucket",
 		     PORT_LAP, i + 1);
-		H_EQ(k.rec[i + lost].start, s[i].start, "port %u, bucket %llu: start", PORT_LAP,
+		H_EQ(k.rec[i + lost].start, s[i].start, "port %d, bucket %llu: start", PORT_LAP,
 		     s[i].bucket);
-		H_EQ(k.rec[i + lost].peak, s[i].peak, "port %u, bucket %llu: peak", PORT_LAP,
+		H_EQ(k.rec[i + lost].peak, s[i].peak, "port %d, bucket %llu: peak", PORT_LAP,
 		     s[i].bucket);
 	}
 	/* Every booked bucket changed the count, so the lost ones are the buckets between. */
-	snprintf(want, sizeof(want), "<4>history of port %u: %llu buckets were overwritten in "
+	snprintf(want, sizeof(want), "<4>history of port %d: %llu buckets were overwritten in "
 		 "the kernel before they could be saved\n", PORT_LAP,
 		 s[1].bucket - s[0].bucket - 1);
 	log = log_text(&d);

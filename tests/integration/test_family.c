@@ -143,10 +143,10 @@ static void test_mptcp(void **state)
 	h_start();
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 16))
-		H_FAIL("MPTCP listener on port %u: %s", PORT_MPTCP, strerror(errno));
+		H_FAIL("MPTCP listener on port %d: %s", PORT_MPTCP, strerror(errno));
 	c = mptcp_socket();
 	if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)))
-		H_FAIL("MPTCP connect to port %u: %s", PORT_MPTCP, strerror(errno));
+		H_FAIL("MPTCP connect to port %d: %s", PORT_MPTCP, strerror(errno));
 	a = h_accept(lfd);
 	h_expect(PORT_MPTCP, H_IN, 1, 1, 1);
 	h_expect(PORT_MPTCP, H_OUT, 1, 1, 1);

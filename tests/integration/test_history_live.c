@@ -939,6 +939,8 @@ static void test_open_before_start(void **state)
 	cs.n = 3;
 	start_b = start_hist("10s", NULL, NULL, NULL);
 	last = history_of(PORT_SEEDED, &h);
+	expected_points(start_b, last, 10, &lo, &hi);
+	check_series(&h, last, &tl, 1, 0, lo, hi);
 	H_EQ(3, h.p[0].peak, "first bucket, with 3 open before start");
 
 	b = run_step(&tl, &cs, &close1);
@@ -1191,7 +1193,7 @@ static void advise_hours(int *hist_hour, int *show_hour)
 	h_show(&rows);
 	r = h_rows_find(&rows, PORT_NO_HIST, H_IN);
 	if (!r || !utc_stamp(r->peak_at, &t))
-		H_FAIL("show: no row for port %u in: %s", PORT_NO_HIST, rows.text);
+		H_FAIL("show: no row for port %d in: %s", PORT_NO_HIST, rows.text);
 	*show_hour = local_hour(t);
 }
 

@@ -223,12 +223,12 @@ static void test_top_own_tracker(void **state)
 	h_require();
 	open_pairs("127.0.0.1", PORT_TOP_OWN, 2);
 	ss = h_ss_wait(PORT_TOP_OWN, H_IN, 2);
-	H_EQ(2, ss, "ss: port %u in, open sockets vs the test's count", PORT_TOP_OWN);
+	H_EQ(2, ss, "ss: port %d in, open sockets vs the test's count", PORT_TOP_OWN);
 	h_cp(&o, "top", "-n", "1", NULL);
 	H_EQ(0, o.status, "top -n 1: exit status (stderr: %s)", o.err);
 	if (!strstr(o.out, "held by this process"))
 		H_FAIL("top -n 1: expected its own tracker, actual output: %s", o.out);
-	H_EQ(ss, top_current_in(o.out, PORT_TOP_OWN), "top -n 1: port %u in current vs ss",
+	H_EQ(ss, top_current_in(o.out, PORT_TOP_OWN), "top -n 1: port %d in current vs ss",
 	     PORT_TOP_OWN);
 	h_out_free(&o);
 	H_EQ(-1, access(h_pin_dir, F_OK), "pin dir %s after top: access", h_pin_dir);
@@ -246,7 +246,7 @@ static void test_top_pinned_tracker(void **state)
 	H_EQ(0, o.status, "top -n 1: exit status (stderr: %s)", o.err);
 	if (strstr(o.out, "held by this process"))
 		H_FAIL("top -n 1: expected the pinned tracker, actual output: %s", o.out);
-	H_EQ(3, top_current_in(o.out, PORT_TOP_PINNED), "top -n 1: port %u in current",
+	H_EQ(3, top_current_in(o.out, PORT_TOP_PINNED), "top -n 1: port %d in current",
 	     PORT_TOP_PINNED);
 	h_out_free(&o);
 	H_EQ(1, h_pinned(), "tracker still pinned after top");

@@ -465,7 +465,7 @@ static void workers_stop(void)
 static int generation;
 static char reader_fail[1024];
 static int readers_stop;
-static long reader_runs[4], reader_excused[4], reader_known_bug;
+static long reader_runs[4], reader_excused[4];
 static char state_dir[64];
 
 static void reader_failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -492,10 +492,8 @@ static bool restart_around(int gen_before)
 }
 
 /*
- * A failed command is fine only as "no tracker pinned" during a restart.
- * Known bug, reported: a command that opens the link pin just before stop
- * removes it finds the map pins gone and blames "another connpeak version";
- * counted, and a failure only with CONNPEAK_KNOWN_BUGS set.
+ * A failed command is fine only as "no tracker pinned" during a restart,
+ * also for one that opened the link pin just before stop removed it.
  */
 static bool excused(const struct h_out *o, int gen_before, int reader)
 {
@@ -503,10 +501,6 @@ static bool excused(const struct h_out *o, int gen_before, int reader)
 		return false;
 	if (strstr(o->err, "no tracker pinned")) {
 		__atomic_fetch_add(&reader_excused[reader], 1, __ATOMIC_RELAXED);
-		return true;
-	}
-	if (strstr(o->err, "from another connpeak version") && !getenv("CONNPEAK_KNOWN_BUGS")) {
-		__atomic_fetch_add(&reader_known_bug, 1, __ATOMIC_RELAXED);
 		return true;
 	}
 	return false;
@@ -828,11 +822,10 @@ static void report(int checkpoints, int restarts)
 		opened += opened_sum(k);
 	print_message("%ld connections in %ld worker steps; %d checkpoints, %d restarts; "
 		      "show %ld (%ld during restarts), history %ld (%ld), reset %ld (%ld); "
-		      "%ld mmap scans, %ld saw current above total for a moment; "
-		      "%ld commands racing stop blamed another connpeak version\n",
+		      "%ld mmap scans, %ld saw current above total for a moment\n",
 		      opened, steps, checkpoints, restarts, reader_runs[0], reader_excused[0],
 		      reader_runs[1], reader_excused[1], reader_runs[2], reader_excused[2],
-		      mmap_scans, mmap_cur_over_total, reader_known_bug);
+		      mmap_scans, mmap_cur_over_total);
 }
 
 static void test_soak(void **state)

@@ -8,9 +8,6 @@
  * nothing on stdout, and load nothing: -v is given, so libbpf would add
  * lines if anything were loaded, and the pin and state directories given
  * must not appear.
- *
- * Cases that connpeak gets wrong today are in known_cases; they run only
- * with CONNPEAK_KNOWN_BUGS=1 (make test-known) and are skipped otherwise.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -221,7 +218,12 @@ static const struct bad_case daemon_cases[] = {
 	{ { DAEMON, "--config", "/nonexistent/connpeak.conf" }, "/nonexistent/connpeak.conf", NULL },
 	{ { DAEMON, "--listen", "not-an-address" }, "'not-an-address'", NULL },
 	{ { DAEMON, "--listen", "127.0.0.1:70000" }, "'127.0.0.1:70000'", NULL },
+	/* Not dropped when merged with the file, leaving the default address. */
+	{ { DAEMON, "--listen", "" }, "''", NULL },
 };
+
+/* "# ...." to byte 511 of line 3, the rest of it a setting; then a bad line 4. */
+static char long_comment[600];
 
 static const struct bad_case config_cases[] = {
 	{ { CONF }, "@CONF:3:", "limit.smtp = zero" },
@@ -243,6 +245,9 @@ static const struct bad_case config_cases[] = {
 		"127.0.0.1:9947" },
 	{ { CONF }, "@CONF:3:", "= 5" },
 	{ { CONF, "--limit", "smtp=5" }, "@CONF:3:", "limit.https = 1e3" },
+	{ { CONF }, "@CONF:3:", "listen = not-an-address" },
+	/* A line read in pieces would put the bad line at 5, after a setting. */
+	{ { CONF }, "@CONF:4:", long_comment },
 };
 
 static const struct bad_case history_cases[] = {
@@ -297,18 +302,6 @@ static const struct bad_case advise_start_cases[] = {
 	    "--history-ports", "1024" }, "MiB", NULL },
 };
 
-/* Wrong today: see the report of the robustness checks. */
-static char long_comment[600];
-
-static const struct bad_case known_cases[] = {
-	/* An empty --listen is dropped when merged: the default address is used. */
-	{ { DAEMON, "--listen", "" }, "''", NULL },
-	/* A bad listen address in the file is reported without its line. */
-	{ { CONF }, "@CONF:3:", "listen = not-an-address" },
-	/* A line past 511 bytes is read as two: the tail of a comment becomes a setting. */
-	{ { CONF }, "@CONF:3:", long_comment },
-};
-
 static void test_daemon_options(void **state)
 {
 	run_table(daemon_cases, sizeof(daemon_cases) / sizeof(daemon_cases[0]));
@@ -329,15 +322,6 @@ static void test_advise_start_options(void **state)
 	run_table(advise_start_cases, sizeof(advise_start_cases) / sizeof(advise_start_cases[0]));
 }
 
-static void test_known_bugs(void **state)
-{
-	if (!getenv("CONNPEAK_KNOWN_BUGS")) {
-		print_message("known bugs not checked: set CONNPEAK_KNOWN_BUGS=1\n");
-		skip();
-	}
-	run_table(known_cases, sizeof(known_cases) / sizeof(known_cases[0]));
-}
-
 static int setup(void **state)
 {
 	size_t len;
@@ -347,7 +331,6 @@ static int setup(void **state)
 	snprintf(conf_path, sizeof(conf_path), "%s/connpeak.conf", tmp_dir);
 	snprintf(pin_path, sizeof(pin_path), "%s/pins", tmp_dir);
 	snprintf(state_path, sizeof(state_path), "%s/state", tmp_dir);
-	/* "# xxx...x" up to byte 511 of the line, then a setting. */
 	len = 511 - strlen("# ");
 	snprintf(long_comment, sizeof(long_comment), "# %.*s%s", (int)len,
 		 "................................................................"
@@ -358,7 +341,7 @@ static int setup(void **state)
 		 "................................................................"
 		 "................................................................"
 		 "................................................................",
-		 "limit.smtp = 3");
+		 "limit.smtp = 3\nfrobnicate = 1");
 	return 0;
 }
 
@@ -378,7 +361,6 @@ int main(void)
 		cmocka_unit_test(test_config_lines),
 		cmocka_unit_test(test_history_times),
 		cmocka_unit_test(test_advise_start_options),
-		cmocka_unit_test(test_known_bugs),
 	};
 
 	return cmocka_run_group_tests_name("badinput", tests, setup, teardown);

@@ -42,7 +42,7 @@ static void run(struct result *r, const char *const args[])
 	int out[2], err[2], st, i;
 	pid_t pid;
 
-	for (i = 0; args[i] && i < MAX_ARGS; i++)
+	for (i = 0; i < MAX_ARGS && args[i]; i++)
 		argv[i + 1] = (char *)args[i];
 	assert_int_equal(pipe(out), 0);
 	assert_int_equal(pipe(err), 0);

@@ -113,7 +113,7 @@ static int connect_to(int family, unsigned int p)
 static void read_reply(int fd, char *buf, size_t size)
 {
 	size_t used = 0;
-	ssize_t n;
+	ssize_t n = 0;
 
 	while (used < size - 1 && (n = recv(fd, buf + used, size - 1 - used, 0)) > 0)
 		used += n;

@@ -31,7 +31,7 @@ static int setup(void **state)
 {
 	if (!mkdtemp(tmp_dir))
 		return -1;
-	snprintf(log_path, sizeof(log_path), "%s/history-%u.log", tmp_dir, PORT);
+	snprintf(log_path, sizeof(log_path), "%s/history-%d.log", tmp_dir, PORT);
 	return 0;
 }
 
@@ -132,6 +132,7 @@ static void test_round_trip(void **state)
 
 	in[1].bucket_s = 86400;
 	in[1].wall_start = 0;
+	in[2].wall_start = -86400;	/* a clock set before 1970 */
 	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
 		format(line, sizeof(line), &in[i]);
 		memset(&out, 0xa5, sizeof(out));
@@ -150,6 +151,15 @@ static void test_parse_bad(void **state)
 		"1 " BOOT_A " 5 3 300 1796000900 7 2x\n",
 		"1 " BOOT_A " 5 3 300 1796000900 7 2 \n",
 		"1 " BOOT_A " 5 three 300 1796000900 7 2\n",
+		"1 " BOOT_A " 5 -3 300 1796000900 7 2\n",	/* would wrap */
+		"1 " BOOT_A " 5 3 300 1796000900 7 4294967296\n",
+		"1 " BOOT_A " 18446744073709551616 3 300 1796000900 7 2\n",
+		"1 " BOOT_A " 5 3 300 9223372036854775808 7 2\n",
+		"1 " BOOT_A " 5 +3 300 1796000900 7 2\n",
+		"1 " BOOT_A " 5  3 300 1796000900 7 2\n",
+		"1 " BOOT_A " 5 3 300 - 7 2\n",
+		" 1 " BOOT_A " 5 3 300 1796000900 7 2\n",
+		"1 " BOOT_A "0123 5 3 300 1796000900 7 2\n",	/* boot id too long */
 		"\n",
 		"",
 		"# a comment\n",
