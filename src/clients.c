@@ -181,7 +181,7 @@ int client_advise(const struct client_row *rows, size_t n, unsigned int headroom
 		if (rows[i].peak > check_limit)
 			over[out->n_over++] = &rows[i];
 	}
-	qsort(over, out->n_over, sizeof(*over), cmp_over);
+	qsort(over, out->n_over, sizeof(const struct client_row *), cmp_over);
 	if (!out->max_peak)
 		return -ENODATA;
 	/* Integer ceiling: no rounding error for any peak or headroom. */

@@ -585,9 +585,20 @@ static bool bpf_usable(void)
 	return true;
 }
 
+static char *stop_argv[] = { NULL, "stop", "--pin-dir", pin_dir, NULL };
+
+/* Interrupted: stop the tracker with only async-signal-safe calls, then die. */
 static void on_signal(int sig)
 {
-	stop_tracker();
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execv(stop_argv[0], stop_argv);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	rmdir(pin_dir);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -620,6 +631,7 @@ static int group_setup(void **state)
 		if (add_addr6(addrs[i]))
 			return -1;
 	atexit(stop_tracker);
+	stop_argv[0] = (char *)connpeak;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
