@@ -150,9 +150,9 @@ int cmd_start(int argc, char **argv)
 			o.pin_dir);
 	if (!err)
 		printf("connpeak: tracking; %llu open connections counted at start (a connection "
-		       "within this host counts in and out); history for %u ports; pinned under "
+		       "within this host counts in and out); history for %u port%s; pinned under "
 		       "%s\n", (unsigned long long)t.stats[CONNPEAK_STAT_SEEDED], t.conf.nports,
-		       o.pin_dir);
+		       t.conf.nports == 1 ? "" : "s", o.pin_dir);
 	tracker__close(&t);
 	return err ? EXIT_FAIL : EXIT_OK;
 }
