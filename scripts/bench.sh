@@ -82,6 +82,8 @@ EVENT_PORT=21100
 NEW_ADDRS=262142	# churn's most: a client not seen before on each connection
 BURST_PORT=22000
 MEM_PORT=23000
+HIST_PORT=24000		# .. + HIST_PORTS - 1, named for history, never used
+HIST_PORTS=64		# start's default --history-ports
 
 PIN=/sys/fs/bpf/connpeak-bench-$$
 W=
@@ -486,33 +488,11 @@ rss_rounds()
 	done
 }
 
-# Kernel memory of every map of the tracker pinned under DIR.
-map_memory()
-{
-	local id ids name bytes total=0 list=""
-
-	ids=$(for id in $(tracker_progs "$1"); do
-		bpftool prog show id "$id" -j | grep -o '"map_ids":\[[0-9,]*' |
-			grep -o '[0-9][0-9,]*' | tr ',' '\n'
-	done | sort -un)
-	for id in $ids; do
-		bpftool map show id "$id" -j >"$W/map.json"
-		name=$(grep -o '"name":"[^"]*"' "$W/map.json" | cut -d'"' -f4)
-		bytes=$(grep -o '"bytes_memlock":[0-9]*' "$W/map.json" | cut -d: -f2)
-		echo "$bytes" >"$W/map-$name"
-		list="$list${list:+, }${name#connpeak.} $(summary "$W/map-$name" bytes)"
-		total=$((total + bytes))
-	done
-	echo "$total" >"$W/map-total"
-	MAPS_LIST=$list
-}
-
 bench_sizes()
 {
 	local n idx=0 port
 
 	tracker_start "$PIN-q"
-	map_memory "$PIN-q"
 	for n in $SIZES; do
 		port=$((PORT_BASE + idx))
 		idx=$((idx + 1))
@@ -947,6 +927,75 @@ report_bursts()
 
 # --- 6: memory --------------------------------------------------------------
 
+# A number of bytes as summary gives it.
+bytes_str()
+{
+	summary <(echo "$1") bytes
+}
+
+# Ids of the maps of the tracker pinned under DIR: those its programs use and
+# those that are only pinned.
+tracker_maps()
+{
+	local dir=$1 id f
+
+	{
+		for id in $(tracker_progs "$dir"); do
+			bpftool prog show id "$id" -j | grep -o '"map_ids":\[[0-9,]*' |
+				grep -o '[0-9][0-9,]*' | tr ',' '\n'
+		done
+		for f in "$dir"/*; do
+			case ${f##*/} in link*) continue ;; esac
+			bpftool map show pinned "$f" -j | grep -o '^{"id":[0-9]*' | cut -d: -f2
+		done
+	} | sort -un
+}
+
+# bytes_memlock of every map of the tracker pinned under DIR: sets MAPS_TOTAL,
+# MAPS_LIST (each map and its size), and MAPS_CLIENTS and MAPS_CLIENTS_LIST
+# for the maps of the client table.
+map_memory()
+{
+	local id name bytes item
+
+	MAPS_TOTAL=0 MAPS_LIST="" MAPS_CLIENTS=0 MAPS_CLIENTS_LIST=""
+	for id in $(tracker_maps "$1"); do
+		bpftool map show id "$id" -j >"$W/map.json"
+		name=$(grep -o '"name":"[^"]*"' "$W/map.json" | cut -d'"' -f4)
+		bytes=$(grep -o '"bytes_memlock":[0-9]*' "$W/map.json" | cut -d: -f2)
+		item="${name#connpeak.} $(bytes_str "$bytes")"
+		MAPS_LIST="$MAPS_LIST${MAPS_LIST:+, }$item"
+		MAPS_TOTAL=$((MAPS_TOTAL + bytes))
+		case $name in
+		client*)
+			MAPS_CLIENTS_LIST="$MAPS_CLIENTS_LIST${MAPS_CLIENTS_LIST:+, }$item"
+			MAPS_CLIENTS=$((MAPS_CLIENTS + bytes))
+			;;
+		esac
+	done
+}
+
+# The maps with every feature on as start sets it by default: the client
+# table, and history for as many ports as --history-ports allows, all named.
+# Then the same with --clients 0, for what the client table adds.
+bench_maps()
+{
+	local ports
+
+	ports=$(seq -s ' ' "$HIST_PORT" $((HIST_PORT + HIST_PORTS - 1)))
+	# shellcheck disable=SC2086
+	tracker_start "$PIN-maps" $ports
+	map_memory "$PIN-maps"
+	tracker_stop "$PIN-maps"
+	MAPS_ALL=$MAPS_TOTAL MAPS_ALL_LIST=$MAPS_LIST
+	MAPS_ALL_CLIENTS=$MAPS_CLIENTS MAPS_ALL_CLIENTS_LIST=$MAPS_CLIENTS_LIST
+	# shellcheck disable=SC2086
+	tracker_start "$PIN-maps" --clients 0 $ports
+	map_memory "$PIN-maps"
+	tracker_stop "$PIN-maps"
+	MAPS_NO_CLIENTS=$MAPS_TOTAL
+}
+
 # A memory cgroup below ours for the holders; MEMCG_FILE is what to read.
 memcg_make()
 {
@@ -1056,9 +1105,16 @@ bench_memory()
 
 report_memory()
 {
-	row "6 memory" "all maps at defaults (bytes_memlock): $MAPS_LIST" \
-		"$(summary "$W/map-total" bytes)" "< 10 MiB" \
-		"$(verdict "$(cat "$W/map-total")" '<' 10485760)"
+	local what
+
+	what="all maps, every feature on at defaults (clients, and history for $HIST_PORTS"
+	what="$what named ports), bytes_memlock: $MAPS_ALL_LIST"
+	row "6 memory" "$what" "$(bytes_str "$MAPS_ALL")" "< 10 MiB" \
+		"$(verdict "$MAPS_ALL" '<' 10485760)"
+	what="client table at defaults: $MAPS_ALL_CLIENTS_LIST (start --clients 0 saves"
+	what="$what $(bytes_str $((MAPS_ALL - MAPS_NO_CLIENTS))))"
+	row "6 memory" "$what" "$(bytes_str "$MAPS_ALL_CLIENTS")" "<= 2 MiB" \
+		"$(verdict "$MAPS_ALL_CLIENTS" '<=' 2097152)"
 	row "6 memory" "peak RSS of connpeak show --json" "$(summary "$W/q-cp-$RSS_N.rss" kib)" \
 		"" ""
 	row "6 memory" "peak RSS of connpeak top -n 1 (tracker pinned)" \
@@ -1221,10 +1277,14 @@ write_doc()
 		5. **Start-up.** `connpeak start` (load, attach, walk the open sockets,
 		   pin) and `connpeak stop`, alternated, with 0 and N connections open; the
 		   walk must find every connection.
-		6. **Memory.** `bytes_memlock` of every map the tracker's program uses;
-		   peak RSS from `wait4()`; and the charge to a memory cgroup holding the
-		   connection holders (and, for the start-up walk, `connpeak start`), per
-		   connection, without and with connpeak.
+		6. **Memory.** `bytes_memlock` of every map of a tracker with every
+		   feature on at start's defaults (the client table, and history for 64
+		   named ports, the most `--history-ports` allows by default): the maps
+		   its programs use and those only pinned; then the client table's maps
+		   alone, and what `--clients 0` saves. Peak RSS from `wait4()`. And the
+		   charge to a memory cgroup holding the connection holders (and, for
+		   the start-up walk, `connpeak start`), per connection, without and
+		   with connpeak.
 
 		## Reading the table
 
@@ -1252,6 +1312,7 @@ main()
 {
 	setup
 	bench_sizes
+	bench_maps
 	bench_memory
 	bench_bursts
 	bench_events
