@@ -46,6 +46,7 @@ if [ "$MODE" = full ]; then
 	QUERY_ROUNDS=7
 	START_ROUNDS=5
 	RSS_ROUNDS=5
+	DAEMON_SECS=2
 	EVENT_ROUNDS=7
 	EVENT_ADDRS=64		# client addresses per churn thread
 	FULL_CLIENTS=16384	# start's default
@@ -63,6 +64,7 @@ else
 	QUERY_ROUNDS=2
 	START_ROUNDS=2
 	RSS_ROUNDS=2
+	DAEMON_SECS=0.5
 	EVENT_ROUNDS=2
 	EVENT_ADDRS=16
 	FULL_CLIENTS=256
@@ -478,6 +480,8 @@ rss_rounds()
 {
 	local port=$1 n=$2 r got
 
+	: >"$W/empty.conf"
+	mkdir -p "$W/state"
 	for r in $(seq "$RSS_ROUNDS"); do
 		timed "$W/floor-true" /bin/true
 		timed "$W/floor-version" "$CONNPEAK" --version
@@ -485,6 +489,8 @@ rss_rounds()
 		timed "$W/rss-top-own" "$CONNPEAK" top -n 1 --pin-dir "$PIN-none"
 		got=$(awk -v p="$port" '$1 == p && $3 == "in" { print $4 }' "$W/last.out")
 		check_count "${got:-0}" "$n" "top -n 1 (own tracker) with $n open, port $port in"
+		timed "$W/rss-daemon" "$OUT/timeit" -k "$DAEMON_SECS" "$CONNPEAK" daemon \
+			--config "$W/empty.conf" --listen off --state-dir "$W/state" --pin-dir "$PIN-q"
 	done
 }
 
@@ -1121,6 +1127,8 @@ report_memory()
 		"$(summary "$W/rss-top.rss" kib)" "" ""
 	row "6 memory" "peak RSS of connpeak top -n 1 (loads its own; $RSS_N open)" \
 		"$(summary "$W/rss-top-own.rss" kib)" "" ""
+	what="peak RSS of connpeak daemon --listen off (tracker pinned), SIGTERM after"
+	row "6 memory" "$what $DAEMON_SECS s" "$(summary "$W/rss-daemon.rss" kib)" "" ""
 	row "6 memory" "time of connpeak top -n 1 (pinned / own tracker, $RSS_N open)" \
 		"$(summary "$W/rss-top" ns) / $(summary "$W/rss-top-own" ns)" "" ""
 	if [ ! -s "$W/mem-bare" ]; then
@@ -1281,7 +1289,8 @@ write_doc()
 		   feature on at start's defaults (the client table, and history for 64
 		   named ports, the most `--history-ports` allows by default): the maps
 		   its programs use and those only pinned; then the client table's maps
-		   alone, and what `--clients 0` saves. Peak RSS from `wait4()`. And the
+		   alone, and what `--clients 0` saves. Peak RSS from `wait4()`, for
+		   `connpeak daemon` after it ran a while and was sent SIGTERM. And the
 		   charge to a memory cgroup holding the connection holders (and, for
 		   the start-up walk, `connpeak start`), per connection, without and
 		   with connpeak.
