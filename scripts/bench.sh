@@ -46,7 +46,10 @@ if [ "$MODE" = full ]; then
 	QUERY_ROUNDS=7
 	START_ROUNDS=5
 	RSS_ROUNDS=5
+	DAEMON_SECS=2
 	EVENT_ROUNDS=7
+	EVENT_ADDRS=64		# client addresses per churn thread
+	FULL_CLIENTS=16384	# start's default
 	CHURN_ROUNDS=9
 	CHURN_SECS=3
 	CHURN_THREADS=4
@@ -61,7 +64,10 @@ else
 	QUERY_ROUNDS=2
 	START_ROUNDS=2
 	RSS_ROUNDS=2
+	DAEMON_SECS=0.5
 	EVENT_ROUNDS=2
+	EVENT_ADDRS=16
+	FULL_CLIENTS=256
 	CHURN_ROUNDS=2
 	CHURN_SECS=0.3
 	CHURN_THREADS=4
@@ -75,8 +81,11 @@ BURST_SEED=20260101
 PORT_BASE=20000		# + index of the size; ports below the ephemeral range
 CHURN_PORT=21000	# .. + CHURN_THREADS - 1
 EVENT_PORT=21100
+NEW_ADDRS=262142	# churn's most: a client not seen before on each connection
 BURST_PORT=22000
 MEM_PORT=23000
+HIST_PORT=24000		# .. + HIST_PORTS - 1, named for history, never used
+HIST_PORTS=64		# start's default --history-ports
 
 PIN=/sys/fs/bpf/connpeak-bench-$$
 W=
@@ -84,7 +93,11 @@ MEMCG=
 TRACEFS_MOUNTED=
 BPFFS_MOUNTED=
 STATS_OLD=
-STAT_NESTED=5		# keep in sync with enum connpeak_stat in include/connpeak.h
+# Keep in sync with enum connpeak_stat in include/connpeak.h.
+STAT_STORAGE_FAIL=2
+STAT_UNMATCHED_CLOSE=3
+STAT_CAS_GIVEUP=4
+STAT_NESTED=5
 CHECKS=0
 declare -A LIVE=()	# pids of background processes started here
 declare -a TABLE=()	# rows: item, measure, measured, target, result (\x1f-separated)
@@ -281,6 +294,12 @@ ratios()
 	paste "$1" "$2" | awk '{ printf "%.6g\n", $1 / $2 }' >"$3"
 }
 
+# Per-round differences A - B of two files written in the same rounds, to OUT.
+differences()
+{
+	paste "$1" "$2" | awk '{ printf "%.6g\n", $1 - $2 }' >"$3"
+}
+
 row()
 {
 	local IFS=$'\x1f'
@@ -306,10 +325,14 @@ mismatch()
 
 # --- connpeak ---------------------------------------------------------------
 
+# Start a tracker pinned under DIR, with start's options and ports ARGS...
 tracker_start()
 {
-	"$CONNPEAK" start --pin-dir "$1" >"$W/start.out" 2>>"$W/stderr.log" ||
-		fail "connpeak start --pin-dir $1 failed"
+	local dir=$1
+
+	shift
+	"$CONNPEAK" start --pin-dir "$dir" "$@" >"$W/start.out" 2>>"$W/stderr.log" ||
+		fail "connpeak start --pin-dir $dir $* failed"
 }
 
 # Program ids of the tracker pinned under DIR, on_state first.
@@ -344,6 +367,9 @@ tracker_stop()
 		prog_field "$id" recursion_misses >>"$W/misses-$(prog_name "$id")"
 	done
 	tracker_stat "$1" "$STAT_NESTED" >>"$W/nested-handled"
+	tracker_stat "$1" "$STAT_STORAGE_FAIL" >>"$W/storage-fail"
+	tracker_stat "$1" "$STAT_UNMATCHED_CLOSE" >>"$W/unmatched-close"
+	tracker_stat "$1" "$STAT_CAS_GIVEUP" >>"$W/cas-giveup"
 	"$CONNPEAK" stop --pin-dir "$1" >/dev/null 2>>"$W/stderr.log" ||
 		fail "connpeak stop --pin-dir $1 failed"
 }
@@ -378,15 +404,16 @@ check_count()
 	[ "$1" -eq "$2" ] || mismatch "$3: connpeak says $1, the truth is $2"
 }
 
-# After churn on PORT .. PORT + COUNT - 1, nothing may be left open.
+# After churn on PORT .. PORT + COUNT - 1 under the tracker WHAT, nothing may
+# be left open.
 check_ports_closed()
 {
-	local dir=$1 port=$2 count=$3 p d
+	local dir=$1 port=$2 count=$3 what=$4 p d
 
 	for p in $(seq "$port" $((port + count - 1))); do
 		for d in in out; do
 			check_count "$(show_field "$dir" "$p" "$d" current)" 0 \
-				"after churn, port $p $d"
+				"after churn ($what), port $p $d"
 		done
 	done
 }
@@ -453,6 +480,8 @@ rss_rounds()
 {
 	local port=$1 n=$2 r got
 
+	: >"$W/empty.conf"
+	mkdir -p "$W/state"
 	for r in $(seq "$RSS_ROUNDS"); do
 		timed "$W/floor-true" /bin/true
 		timed "$W/floor-version" "$CONNPEAK" --version
@@ -460,28 +489,9 @@ rss_rounds()
 		timed "$W/rss-top-own" "$CONNPEAK" top -n 1 --pin-dir "$PIN-none"
 		got=$(awk -v p="$port" '$1 == p && $3 == "in" { print $4 }' "$W/last.out")
 		check_count "${got:-0}" "$n" "top -n 1 (own tracker) with $n open, port $port in"
+		timed "$W/rss-daemon" "$OUT/timeit" -k "$DAEMON_SECS" "$CONNPEAK" daemon \
+			--config "$W/empty.conf" --listen off --state-dir "$W/state" --pin-dir "$PIN-q"
 	done
-}
-
-# Kernel memory of every map of the tracker pinned under DIR.
-map_memory()
-{
-	local id ids name bytes total=0 list=""
-
-	ids=$(for id in $(tracker_progs "$1"); do
-		bpftool prog show id "$id" -j | grep -o '"map_ids":\[[0-9,]*' |
-			grep -o '[0-9][0-9,]*' | tr ',' '\n'
-	done | sort -un)
-	for id in $ids; do
-		bpftool map show id "$id" -j >"$W/map.json"
-		name=$(grep -o '"name":"[^"]*"' "$W/map.json" | cut -d'"' -f4)
-		bytes=$(grep -o '"bytes_memlock":[0-9]*' "$W/map.json" | cut -d: -f2)
-		echo "$bytes" >"$W/map-$name"
-		list="$list${list:+, }${name#connpeak.} $(summary "$W/map-$name" bytes)"
-		total=$((total + bytes))
-	done
-	echo "$total" >"$W/map-total"
-	MAPS_LIST=$list
 }
 
 bench_sizes()
@@ -489,7 +499,6 @@ bench_sizes()
 	local n idx=0 port
 
 	tracker_start "$PIN-q"
-	map_memory "$PIN-q"
 	for n in $SIZES; do
 		port=$((PORT_BASE + idx))
 		idx=$((idx + 1))
@@ -591,30 +600,8 @@ plot_query()
 
 # --- 2: cost per event ------------------------------------------------------
 
-# Churn with the programs IDS... attached, then append to FILE the time per
-# event summed over the programs (each runs on every event), to FILE.pN the
-# time of the N-th program alone, and to FILE.per-conn events per connection.
-event_round()
-{
-	local file=$1 conns id ns cnt i=0 total=0 events=""
-
-	shift
-	conns=$("$OUT/churn" -p "$EVENT_PORT" -t "$CHURN_THREADS" -s "$CHURN_SECS" |
-		cut -d' ' -f1) || fail "churn failed"
-	for id in "$@"; do
-		ns=$(prog_field "$id" run_time_ns)
-		cnt=$(prog_field "$id" run_cnt)
-		[ "$cnt" -gt 0 ] || fail "program $id never ran: is kernel.bpf_stats_enabled on?"
-		events=${events:-$cnt}
-		i=$((i + 1))
-		echo "$ns $cnt" | awk '{ printf "%.6g\n", $1 / $2 }' >>"$file.p$i"
-		prog_name "$id" >"$file.name$i"
-		total=$((total + ns))
-	done
-	echo "$i" >"$file.progs"
-	echo "$total $events" | awk '{ printf "%.6g\n", $1 / $2 }' >>"$file"
-	echo "$events $conns" | awk '{ printf "%.6g\n", $1 / $2 }' >>"$file.per-conn"
-}
+# The trackers compared, then the floor: an empty program on the tracepoint.
+EVENT_VARIANTS="defaults clients-off history-off both-off full-table empty"
 
 # The arguments after the first, rotated left by the first: in each round
 # another contender goes first.
@@ -627,26 +614,140 @@ rotate()
 	echo "${@:r+1}" "${@:1:r}"
 }
 
-event_variant()
+# "RUN_TIME_NS RUN_CNT" of each program ID..., a line each.
+prog_runs()
 {
 	local id
 
+	for id in "$@"; do
+		echo "$(prog_field "$id" run_time_ns) $(prog_field "$id" run_cnt)"
+	done
+}
+
+# Churn (churn's options ARGS... added) with the programs EV_PROGS attached.
+# Appends, over the churn alone, to FILE.pN the time per run of the N-th
+# program, to FILE the sum over the programs (each runs on every event) and to
+# FILE.per-conn the events per connection; leaves the connections in EV_CONNS.
+event_round()
+{
+	local file=$1 before after
+
+	shift
+	# shellcheck disable=SC2086
+	before=$(prog_runs $EV_PROGS)
+	EV_CONNS=$("$OUT/churn" -p "$EVENT_PORT" -t "$CHURN_THREADS" -s "$CHURN_SECS" "$@" |
+		cut -d' ' -f1) || fail "churn failed"
+	# shellcheck disable=SC2086
+	after=$(prog_runs $EV_PROGS)
+	paste -d' ' <(echo "$before") <(echo "$after") | awk -v f="$file" -v conns="$EV_CONNS" '
+		$4 <= $2 { bad = 1; exit }
+		{ printf "%.6g\n", ($3 - $1) / ($4 - $2) >> (f ".p" NR); ns += $3 - $1 }
+		NR == 1 { events = $4 - $2 }
+		END {
+			if (bad) exit 1
+			printf "%.6g\n", ns / events >> f
+			printf "%.6g\n", events / conns >> (f ".per-conn")
+		}' || fail "a program of $file never ran: is kernel.bpf_stats_enabled on?"
+}
+
+# Start the tracker of the per-event variant V under $PIN-e; sets EV_PROGS.
+# With history on, the churn's ports are named, so that they have history.
+event_tracker()
+{
+	local ports
+
+	ports=$(seq -s ' ' "$EVENT_PORT" $((EVENT_PORT + CHURN_THREADS - 1)))
+	# shellcheck disable=SC2086
 	case $1 in
-	connpeak)
-		tracker_start "$PIN-e"
-		# shellcheck disable=SC2046
-		event_round "$W/ev-cp" $(tracker_progs "$PIN-e")
-		check_ports_closed "$PIN-e" "$EVENT_PORT" "$CHURN_THREADS"
-		tracker_stop "$PIN-e"
-		;;
+	defaults) tracker_start "$PIN-e" $ports ;;
+	clients-off) tracker_start "$PIN-e" --clients 0 $ports ;;
+	history-off) tracker_start "$PIN-e" --history-ports 0 ;;
+	both-off) tracker_start "$PIN-e" --clients 0 --history-ports 0 ;;
+	full-table) tracker_start "$PIN-e" --clients "$FULL_CLIENTS" $ports ;;
+	esac
+	EV_PROGS=$(tracker_progs "$PIN-e")
+	tracker_progs "$PIN-e" | while read -r id; do prog_name "$id"; done >"$W/ev.names"
+}
+
+# Sets CL_ENTRIES, CL_EVICTED, CL_OVERFLOW, and CL_CURRENT and CL_TOTAL, the
+# sums over every client, from 'connpeak clients --json' of the tracker in DIR.
+clients_read()
+{
+	local js=$W/clients.out
+
+	"$CONNPEAK" clients --json --top 1000000 --pin-dir "$1" >"$js" 2>>"$W/last.err" ||
+		fail "connpeak clients --pin-dir $1 failed"
+	CL_ENTRIES=$(grep -o '^{[^[]*"entries":[0-9]*' "$js" | grep -o '[0-9]*$') || true
+	CL_EVICTED=$(grep -o '^{[^[]*"evicted":[0-9]*' "$js" | grep -o '[0-9]*$') || true
+	CL_OVERFLOW=$(grep -o '^{[^[]*"overflow":[0-9]*' "$js" | grep -o '[0-9]*$') || true
+	CL_CURRENT=$(grep -o '"current":[0-9]*' "$js" | cut -d: -f2 | sum)
+	CL_TOTAL=$(grep -o '"total":[0-9]*' "$js" | cut -d: -f2 | sum)
+	if [ -z "$CL_ENTRIES" ] || [ -z "$CL_EVICTED" ] || [ -z "$CL_OVERFLOW" ]; then
+		fail "connpeak clients --json: no entries, evicted or overflow"
+	fi
+}
+
+# After churn from EVENT_ADDRS addresses per thread: that many clients per
+# port, every connection theirs, none open, nothing evicted or unattributed.
+check_clients()
+{
+	clients_read "$PIN-e"
+	check_count "$CL_ENTRIES" $((EVENT_ADDRS * CHURN_THREADS)) "clients after churn"
+	check_count "$CL_TOTAL" "$EV_CONNS" "connections of every client, since start"
+	check_count "$CL_CURRENT" 0 "connections of every client open after churn"
+	check_count "$CL_EVICTED" 0 "clients evicted, with room for all"
+	check_count "$CL_OVERFLOW" 0 "connections attributed to no client, with room for all"
+}
+
+# Fill the client table with idle clients, then churn with a client not seen
+# before on each connection: each must make room. The first churn's
+# addresses are the fill; the second's start after them.
+event_full_table()
+{
+	local per_thread=$((FULL_CLIENTS / CHURN_THREADS)) evicted overflow
+
+	"$OUT/churn" -p "$EVENT_PORT" -t "$CHURN_THREADS" -n "$per_thread" -a "$NEW_ADDRS" \
+		>/dev/null || fail "churn (filling the client table) failed"
+	clients_read "$PIN-e"
+	check_count "$CL_ENTRIES" "$FULL_CLIENTS" "clients in the table after filling it"
+	evicted=$CL_EVICTED
+	overflow=$CL_OVERFLOW
+	event_round "$W/ev-full-table" -a "$NEW_ADDRS" -o "$per_thread"
+	clients_read "$PIN-e"
+	check_count "$CL_CURRENT" 0 "connections of every client open after churn"
+	echo "$CL_EVICTED $evicted $EV_CONNS" |
+		awk '{ printf "%.6g\n", ($1 - $2) / $3 }' >>"$W/ev-full-table.evicted"
+	echo "$CL_OVERFLOW $overflow $EV_CONNS" |
+		awk '{ printf "%.6g\n", ($1 - $2) / $3 }' >>"$W/ev-full-table.overflow"
+	[ "$CL_EVICTED" -gt "$evicted" ] || fail "no client was evicted from a full table"
+}
+
+event_variant()
+{
+	local v=$1 pid
+
+	case $v in
 	empty)
 		bg_start "$W/empty.out" "$OUT/empty_load" "$OUT/empty.bpf.o"
-		id=$BG
-		wait_output "$W/empty.out" "$id" 30 || fail "loading the empty program failed"
-		event_round "$W/ev-empty" "$(cat "$W/empty.out")"
-		bg_stop "$id" || fail "empty_load exited with an error"
+		pid=$BG
+		wait_output "$W/empty.out" "$pid" 30 || fail "loading the empty program failed"
+		EV_PROGS=$(cat "$W/empty.out")
+		event_round "$W/ev-empty" -a "$EVENT_ADDRS"
+		bg_stop "$pid" || fail "empty_load exited with an error"
+		return
+		;;
+	full-table)
+		event_tracker "$v"
+		event_full_table
+		;;
+	*)
+		event_tracker "$v"
+		event_round "$W/ev-$v" -a "$EVENT_ADDRS"
+		case $v in defaults | history-off) check_clients ;; esac
 		;;
 	esac
+	check_ports_closed "$PIN-e" "$EVENT_PORT" "$CHURN_THREADS" "$v"
+	tracker_stop "$PIN-e"
 }
 
 bench_events()
@@ -656,36 +757,59 @@ bench_events()
 	STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled)
 	sysctl -qw kernel.bpf_stats_enabled=1
 	for r in $(seq "$EVENT_ROUNDS"); do
-		for v in $(rotate "$r" connpeak empty); do
+		# shellcheck disable=SC2086
+		for v in $(rotate "$r" $EVENT_VARIANTS); do
 			event_variant "$v"
 		done
 	done
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_OLD"
 	STATS_OLD=
-	paste "$W/ev-cp" "$W/ev-empty" |
-		awk -v k="$(cat "$W/ev-cp.progs")" '{ printf "%.6g\n", $1 - k * $2 }' >"$W/ev-net"
+	differences "$W/ev-defaults" "$W/ev-clients-off" "$W/ev-d-clients"
+	differences "$W/ev-defaults" "$W/ev-history-off" "$W/ev-d-history"
+	paste "$W/ev-both-off" "$W/ev-empty" |
+		awk -v k="$(wc -l <"$W/ev.names")" '{ printf "%.6g\n", $1 - k * $2 }' >"$W/ev-net"
+}
+
+# Two rows for the per-event variant V: the sum over the programs, with a
+# target, and each program alone.
+report_event_variant()
+{
+	local v=$1 what=$2 target=$3 i=0 name names="" each="" res=""
+
+	while read -r name; do
+		i=$((i + 1))
+		names="$names${names:+ + }$name"
+		each="$each${each:+ / }$(summary "$W/ev-$v.p$i" ns)"
+	done <"$W/ev.names"
+	[ -n "$target" ] && res=$(verdict "$(median "$W/ev-$v")" '<=' "$target")
+	row "2 per event" "$what: $names" "$(summary "$W/ev-$v" ns)" \
+		"${target:+<= $target ns}" "$res"
+	row "2 per event" "  the same, each alone: ${names// + / \/ }" "$each" "" ""
 }
 
 report_events()
 {
-	local i names="" k
+	local ports="ports $EVENT_PORT-$((EVENT_PORT + CHURN_THREADS - 1))" full
 
-	k=$(cat "$W/ev-cp.progs")
-	for i in $(seq "$k"); do
-		names="$names${names:+ + }$(cat "$W/ev-cp.name$i")"
-	done
-	row "2 per event" "connpeak ($names): run_time_ns / run_cnt under churn" \
-		"$(summary "$W/ev-cp" ns)" "<= 150 ns" "$(verdict "$(median "$W/ev-cp")" '<=' 150)"
-	for i in $(seq "$k"); do
-		row "2 per event" "$(cat "$W/ev-cp.name$i") alone" \
-			"$(summary "$W/ev-cp.p$i" ns)" "" ""
-	done
+	report_event_variant defaults \
+		"defaults: history ($ports named) and clients ($EVENT_ADDRS a port) on" 200
+	report_event_variant clients-off "clients off (--clients 0), history on" 150
+	report_event_variant history-off "history off (--history-ports 0), clients on" ""
+	report_event_variant both-off "both off (--clients 0 --history-ports 0)" ""
+	full="clients: full table, new client each connection (--clients $FULL_CLIENTS"
+	full="$full filled first; per new client: evicted $(summary "$W/ev-full-table.evicted" \
+		ratio), unattributed $(summary "$W/ev-full-table.overflow" ratio))"
+	report_event_variant full-table "$full" ""
 	row "2 per event" "empty tp_btf program on the same tracepoint (floor)" \
 		"$(summary "$W/ev-empty" ns)" "" ""
-	row "2 per event" "connpeak minus one floor per program, same round" \
+	row "2 per event" "clients' share: defaults minus clients off, per round" \
+		"$(summary "$W/ev-d-clients" ns)" "" ""
+	row "2 per event" "history's share: defaults minus history off, per round" \
+		"$(summary "$W/ev-d-history" ns)" "" ""
+	row "2 per event" "both off minus one floor per program, same round" \
 		"$(summary "$W/ev-net" ns)" "" ""
-	row "2 per event" "tracepoint events per churned connection" \
-		"$(summary "$W/ev-cp.per-conn" ratio)" "" ""
+	row "2 per event" "tracepoint events per churned connection (defaults)" \
+		"$(summary "$W/ev-defaults.per-conn" ratio)" "" ""
 }
 
 # --- 3: churn throughput ----------------------------------------------------
@@ -729,7 +853,7 @@ churn_variant()
 	connpeak)
 		tracker_start "$PIN-c"
 		churn_rate >>"$W/ch-cp"
-		check_ports_closed "$PIN-c" "$CHURN_PORT" "$CHURN_THREADS"
+		check_ports_closed "$PIN-c" "$CHURN_PORT" "$CHURN_THREADS" "churn, connpeak"
 		tracker_stop "$PIN-c"
 		;;
 	tcpstates)
@@ -754,7 +878,7 @@ bench_churn()
 	done
 	ratios "$W/ch-cp" "$W/ch-bare" "$W/ch-r-cp"
 	ratios "$W/ch-ts" "$W/ch-bare" "$W/ch-r-ts"
-	paste "$W/ch-r-cp" "$W/ch-r-ts" | awk '{ printf "%.6g\n", $1 - $2 }' >"$W/ch-r-diff"
+	differences "$W/ch-r-cp" "$W/ch-r-ts" "$W/ch-r-diff"
 }
 
 report_churn()
@@ -808,6 +932,75 @@ report_bursts()
 }
 
 # --- 6: memory --------------------------------------------------------------
+
+# A number of bytes as summary gives it.
+bytes_str()
+{
+	summary <(echo "$1") bytes
+}
+
+# Ids of the maps of the tracker pinned under DIR: those its programs use and
+# those that are only pinned.
+tracker_maps()
+{
+	local dir=$1 id f
+
+	{
+		for id in $(tracker_progs "$dir"); do
+			bpftool prog show id "$id" -j | grep -o '"map_ids":\[[0-9,]*' |
+				grep -o '[0-9][0-9,]*' | tr ',' '\n'
+		done
+		for f in "$dir"/*; do
+			case ${f##*/} in link*) continue ;; esac
+			bpftool map show pinned "$f" -j | grep -o '^{"id":[0-9]*' | cut -d: -f2
+		done
+	} | sort -un
+}
+
+# bytes_memlock of every map of the tracker pinned under DIR: sets MAPS_TOTAL,
+# MAPS_LIST (each map and its size), and MAPS_CLIENTS and MAPS_CLIENTS_LIST
+# for the maps of the client table.
+map_memory()
+{
+	local id name bytes item
+
+	MAPS_TOTAL=0 MAPS_LIST="" MAPS_CLIENTS=0 MAPS_CLIENTS_LIST=""
+	for id in $(tracker_maps "$1"); do
+		bpftool map show id "$id" -j >"$W/map.json"
+		name=$(grep -o '"name":"[^"]*"' "$W/map.json" | cut -d'"' -f4)
+		bytes=$(grep -o '"bytes_memlock":[0-9]*' "$W/map.json" | cut -d: -f2)
+		item="${name#connpeak.} $(bytes_str "$bytes")"
+		MAPS_LIST="$MAPS_LIST${MAPS_LIST:+, }$item"
+		MAPS_TOTAL=$((MAPS_TOTAL + bytes))
+		case $name in
+		client*)
+			MAPS_CLIENTS_LIST="$MAPS_CLIENTS_LIST${MAPS_CLIENTS_LIST:+, }$item"
+			MAPS_CLIENTS=$((MAPS_CLIENTS + bytes))
+			;;
+		esac
+	done
+}
+
+# The maps with every feature on as start sets it by default: the client
+# table, and history for as many ports as --history-ports allows, all named.
+# Then the same with --clients 0, for what the client table adds.
+bench_maps()
+{
+	local ports
+
+	ports=$(seq -s ' ' "$HIST_PORT" $((HIST_PORT + HIST_PORTS - 1)))
+	# shellcheck disable=SC2086
+	tracker_start "$PIN-maps" $ports
+	map_memory "$PIN-maps"
+	tracker_stop "$PIN-maps"
+	MAPS_ALL=$MAPS_TOTAL MAPS_ALL_LIST=$MAPS_LIST
+	MAPS_ALL_CLIENTS=$MAPS_CLIENTS MAPS_ALL_CLIENTS_LIST=$MAPS_CLIENTS_LIST
+	# shellcheck disable=SC2086
+	tracker_start "$PIN-maps" --clients 0 $ports
+	map_memory "$PIN-maps"
+	tracker_stop "$PIN-maps"
+	MAPS_NO_CLIENTS=$MAPS_TOTAL
+}
 
 # A memory cgroup below ours for the holders; MEMCG_FILE is what to read.
 memcg_make()
@@ -918,15 +1111,24 @@ bench_memory()
 
 report_memory()
 {
-	row "6 memory" "all maps at defaults (bytes_memlock): $MAPS_LIST" \
-		"$(summary "$W/map-total" bytes)" "< 10 MiB" \
-		"$(verdict "$(cat "$W/map-total")" '<' 10485760)"
+	local what
+
+	what="all maps, every feature on at defaults (clients, and history for $HIST_PORTS"
+	what="$what named ports), bytes_memlock: $MAPS_ALL_LIST"
+	row "6 memory" "$what" "$(bytes_str "$MAPS_ALL")" "< 10 MiB" \
+		"$(verdict "$MAPS_ALL" '<' 10485760)"
+	what="client table at defaults: $MAPS_ALL_CLIENTS_LIST (start --clients 0 saves"
+	what="$what $(bytes_str $((MAPS_ALL - MAPS_NO_CLIENTS))))"
+	row "6 memory" "$what" "$(bytes_str "$MAPS_ALL_CLIENTS")" "<= 2 MiB" \
+		"$(verdict "$MAPS_ALL_CLIENTS" '<=' 2097152)"
 	row "6 memory" "peak RSS of connpeak show --json" "$(summary "$W/q-cp-$RSS_N.rss" kib)" \
 		"" ""
 	row "6 memory" "peak RSS of connpeak top -n 1 (tracker pinned)" \
 		"$(summary "$W/rss-top.rss" kib)" "" ""
 	row "6 memory" "peak RSS of connpeak top -n 1 (loads its own; $RSS_N open)" \
 		"$(summary "$W/rss-top-own.rss" kib)" "" ""
+	what="peak RSS of connpeak daemon --listen off (tracker pinned), SIGTERM after"
+	row "6 memory" "$what $DAEMON_SECS s" "$(summary "$W/rss-daemon.rss" kib)" "" ""
 	row "6 memory" "time of connpeak top -n 1 (pinned / own tracker, $RSS_N open)" \
 		"$(summary "$W/rss-top" ns) / $(summary "$W/rss-top-own" ns)" "" ""
 	if [ ! -s "$W/mem-bare" ]; then
@@ -956,7 +1158,7 @@ joined()
 
 report_health()
 {
-	local f list="" warnings wrong=${#MISMATCH[@]}
+	local f list="" what warnings wrong=${#MISMATCH[@]}
 
 	for f in "$W"/misses-*; do
 		list="$list${list:+, }${f##*/misses-} $(sum "$f")"
@@ -965,6 +1167,10 @@ report_health()
 		"$list" "" ""
 	row "all" "events handled by on_state_nested in on_state's place" \
 		"$(sum "$W/nested-handled")" "" ""
+	what="the trackers' own error counters, summed: socket storage failed / close of"
+	what="$what a socket never counted / update given up under contention"
+	list="$(sum "$W/storage-fail") / $(sum "$W/unmatched-close") / $(sum "$W/cas-giveup")"
+	row "all" "$what" "$list" "" ""
 	warnings=$(grep -c 'connpeak: warning' "$W/last.err" || true)
 	row "all" "counts checked against the truth; warnings printed by connpeak" \
 		"$((CHECKS - wrong)) of $CHECKS right; $warnings warnings" "all right" \
@@ -1048,14 +1254,23 @@ write_doc()
 		   inbound count for the port equals N and that `ss` saw N too; `lsof`
 		   lists both ends of each connection, hence 2N rows.
 		2. **Cost per event.** With `kernel.bpf_stats_enabled=1`, `run_time_ns /
-		   run_cnt` while `tests/bench/churn` runs, summed over every program the
-		   tracker attaches to the tracepoint (each runs on every event), against
-		   an empty `tp_btf` program on the same tracepoint
-		   (`tests/bench/empty.bpf.c`): the price of calling and timing any
-		   program. connpeak and the empty program are attached in turn, never
-		   together, and take turns going first; the setting is put back
-		   afterwards. `run_cnt` counts events of every namespace: with 10
-		   events per connection, the churn was all there was.
+		   run_cnt` over a run of `tests/bench/churn` (4 threads, each from 64
+		   source addresses of its own in turn, so 64 clients a port), for each
+		   program the tracker attaches to the tracepoint and summed over them
+		   (each runs on every event). Trackers: defaults, with the churn's ports
+		   named so that they have history; clients off (`--clients 0`); history
+		   off (`--history-ports 0`); both off; and, at defaults, a client table
+		   first filled with idle clients and then churned with a client not seen
+		   before on each connection, so that each makes room by evicting one.
+		   Beside them, the floor: an empty `tp_btf` program on the same
+		   tracepoint (`tests/bench/empty.bpf.c`), the price of calling and
+		   timing any program. One at a time, all in each round, each round
+		   starting with another; shares are per-round differences. After each
+		   churn every port must show 0 open, and the client table must hold
+		   every connection: 64 clients a thread, their connections adding up to
+		   the churn's, none open, none evicted or unattributed. `run_cnt` counts
+		   events of every namespace: with 10 events per connection, the churn
+		   was all there was. The setting is put back afterwards.
 		3. **Churn.** `tests/bench/churn` threads loop connect, accept, close on
 		   loopback (the accepted end closes first). Each round runs nothing
 		   attached, `connpeak start`, and `tcpstates` printing to `/dev/null`,
@@ -1070,10 +1285,15 @@ write_doc()
 		5. **Start-up.** `connpeak start` (load, attach, walk the open sockets,
 		   pin) and `connpeak stop`, alternated, with 0 and N connections open; the
 		   walk must find every connection.
-		6. **Memory.** `bytes_memlock` of every map the tracker's program uses;
-		   peak RSS from `wait4()`; and the charge to a memory cgroup holding the
-		   connection holders (and, for the start-up walk, `connpeak start`), per
-		   connection, without and with connpeak.
+		6. **Memory.** `bytes_memlock` of every map of a tracker with every
+		   feature on at start's defaults (the client table, and history for 64
+		   named ports, the most `--history-ports` allows by default): the maps
+		   its programs use and those only pinned; then the client table's maps
+		   alone, and what `--clients 0` saves. Peak RSS from `wait4()`, for
+		   `connpeak daemon` after it ran a while and was sent SIGTERM. And the
+		   charge to a memory cgroup holding the connection holders (and, for
+		   the start-up walk, `connpeak start`), per connection, without and
+		   with connpeak.
 
 		## Reading the table
 
@@ -1101,6 +1321,7 @@ main()
 {
 	setup
 	bench_sizes
+	bench_maps
 	bench_memory
 	bench_bursts
 	bench_events

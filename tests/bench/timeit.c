@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Copyright (c) 2026 The connpeak authors */
 /*
- * timeit [-o FILE] CMD [ARG...] [| CMD [ARG...]]...
+ * timeit [-o FILE] [-k SECONDS] CMD [ARG...] [| CMD [ARG...]]...
  *
  * Runs a command, or a pipeline of commands separated by a lone "|"
  * argument, without a shell, and prints on stdout the wall time in
  * nanoseconds from the first spawn to the last exit, and the peak resident
  * set size in KiB of the first command: "NS MAXRSS_KB". The output of the
- * last command goes to FILE (default /dev/null); stderr is inherited. Exits
- * 1 if any command fails to start or exits non-zero.
+ * last command goes to FILE (default /dev/null); stderr is inherited. With
+ * -k, the first command is sent SIGTERM once it has run SECONDS (a decimal
+ * fraction is allowed), for a daemon that runs until told to stop. Exits 1
+ * if any command fails to start or exits non-zero.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 
 #define PROG		"timeit"
 #define MAX_STAGES	8
+#define USAGE		"usage: timeit [-o FILE] [-k SECONDS] CMD [ARG...] [| CMD [ARG...]]..."
 
 extern char **environ;
 
@@ -47,18 +50,57 @@ static int split(char **argv, int argc, struct stage *st)
 static int spawn_stage(struct stage *s, int in_fd, int out_fd)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none;
 	int err;
 
+	/* Our SIGCHLD stays blocked; the command starts with no signal blocked. */
+	sigemptyset(&none);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
 	posix_spawn_file_actions_init(&fa);
 	if (in_fd != STDIN_FILENO)
 		posix_spawn_file_actions_adddup2(&fa, in_fd, STDIN_FILENO);
 	if (out_fd != STDOUT_FILENO)
 		posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
-	err = posix_spawnp(&s->pid, s->argv[0], &fa, NULL, s->argv, environ);
+	err = posix_spawnp(&s->pid, s->argv[0], &fa, &attr, s->argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
 	if (err)
 		fprintf(stderr, PROG ": %s: spawn failed: %s\n", s->argv[0], strerror(err));
 	return err;
+}
+
+/*
+ * Send SIGTERM to pid once SECONDS have passed, unless a child exits first.
+ * SIGCHLD must be blocked since before the spawn, so that no exit is missed.
+ */
+static void term_after(pid_t pid, double seconds)
+{
+	uint64_t end = now_ns() + (uint64_t)(seconds * 1e9), t;
+	struct timespec left;
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	while ((t = now_ns()) < end) {
+		left.tv_sec = (end - t) / 1000000000;
+		left.tv_nsec = (end - t) % 1000000000;
+		if (sigtimedwait(&chld, NULL, &left) == SIGCHLD)
+			return;
+	}
+	kill(pid, SIGTERM);
+}
+
+static double parse_seconds(const char *arg)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (!arg[0] || *end || !(v > 0 && v <= 3600))
+		die(PROG, "bad seconds '%s'", arg);
+	return v;
 }
 
 int main(int argc, char **argv)
@@ -67,17 +109,23 @@ int main(int argc, char **argv)
 	const char *out_path = "/dev/null";
 	int i, n, out_fd, in_fd, p[2], status, failed = 0;
 	struct rusage ru;
+	double term_secs = 0;
+	sigset_t chld;
 	long rss = 0;
 	uint64_t t0, t1;
 
-	if (argc > 2 && !strcmp(argv[1], "-o")) {
-		out_path = argv[2];
-		argc -= 2;
-		argv += 2;
+	for (; argc > 2 && (!strcmp(argv[1], "-o") || !strcmp(argv[1], "-k")); argc -= 2, argv += 2) {
+		if (argv[1][1] == 'o')
+			out_path = argv[2];
+		else
+			term_secs = parse_seconds(argv[2]);
 	}
 	if (argc < 2)
-		die(PROG, "usage: timeit [-o FILE] CMD [ARG...] [| CMD [ARG...]]...");
+		die(PROG, USAGE);
 	n = split(argv + 1, argc - 1, st);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
 	out_fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (out_fd < 0)
 		die(PROG, "%s: open failed: %s", out_path, strerror(errno));
@@ -96,6 +144,8 @@ int main(int argc, char **argv)
 			in_fd = p[0];
 		}
 	}
+	if (term_secs && st[0].pid)
+		term_after(st[0].pid, term_secs);
 	for (i = 0; i < n; i++) {
 		if (!st[i].pid)
 			continue;
