@@ -6,11 +6,12 @@ set -eu
 
 build_pkgs="clang llvm libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev pkg-config make gcc bpftool
 	netbase"
-# prometheus brings promtool, which checks the exposition format; jq checks JSON;
-# libclang-rt-14-dev has the libFuzzer and sanitizer runtimes for tests/fuzz/;
+# prometheus brings promtool, which checks the exposition format, and the server
+# that scrapes the daemon in test_metrics_live; curl fetches /metrics there; jq checks
+# JSON; libclang-rt-14-dev has the libFuzzer and sanitizer runtimes for tests/fuzz/;
 # clang-tidy and cppcheck run in make lint and make check.
-test_pkgs="libcmocka-dev iproute2 lsof libbpf-tools prometheus jq libclang-rt-14-dev clang-tidy
-	cppcheck"
+test_pkgs="libcmocka-dev iproute2 lsof libbpf-tools prometheus curl jq libclang-rt-14-dev
+	clang-tidy cppcheck"
 bench_pkgs="gnuplot-nox"
 
 case "${1:-build}" in
