@@ -196,8 +196,9 @@ build_initramfs()
 	copy_with_libs "$(command -v ip)" /bin/ip
 	[ -x /usr/bin/promtool ] && copy_with_libs /usr/bin/promtool /usr/bin/promtool
 	# The fault tests count links with bpftool; the security tests copy
-	# connpeak with install and run it as nobody with setpriv.
-	for t in bpftool install setpriv; do
+	# connpeak with install and run it as nobody with setpriv; the metrics
+	# tests fetch with curl and scrape with a Prometheus server.
+	for t in bpftool install setpriv curl prometheus; do
 		copy_with_libs "$(command -v "$t")" "/usr/bin/$t"
 	done
 	cp /etc/services /etc/protocols "$root/etc/"
