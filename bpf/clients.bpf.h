@@ -99,31 +99,49 @@ static __always_inline int key_equal(const struct connpeak_client_key *a,
 }
 
 /*
+ * The searches below walk up to CONNPEAK_CL_PROBES slots with bpf_loop(), so
+ * the verifier checks one step instead of every step of an unrolled walk
+ * (seconds of loading, at 32 steps in three programs).
+ */
+struct probe_ctx {
+	struct connpeak_client_key key;
+	__u32 fp;
+	__u32 idx;	/* the slot looked at; the answer when found */
+	int found;
+};
+
+/* One step of client_find(): 1 ends the walk. */
+static long find_step(__u64 i, struct probe_ctx *ctx)
+{
+	struct connpeak_client *c = slot_at(ctx->idx);
+	__u64 s;
+
+	if (!c)
+		return 1;
+	s = *(volatile __u64 *)&c->state;
+	if (!s)
+		return 1;
+	/* The key was written before the state that made the slot in use. */
+	barrier();
+	if (CONNPEAK_CL_IN_USE(s) && CONNPEAK_CL_FP(s) == ctx->fp && key_equal(&c->key, &ctx->key)) {
+		ctx->found = 1;
+		return 1;
+	}
+	ctx->idx = slot_next(ctx->idx);
+	return 0;
+}
+
+/*
  * The slot holding key k, or NULL. A slot never used ends the search: slots
  * never become unused again, and a key takes the first free slot from home.
  */
 static __always_inline struct connpeak_client *client_find(const struct connpeak_client_key *k,
 							   __u32 fp, __u32 home)
 {
-	struct connpeak_client *c;
-	__u32 idx = home;
-	__u64 s;
-	int i;
+	struct probe_ctx ctx = { .key = *k, .fp = fp, .idx = home };
 
-	for (i = 0; i < CONNPEAK_CL_PROBES; i++) {
-		c = slot_at(idx);
-		if (!c)
-			return NULL;
-		s = *(volatile __u64 *)&c->state;
-		if (!s)
-			return NULL;
-		/* The key was written before the state that made the slot in use. */
-		barrier();
-		if (CONNPEAK_CL_IN_USE(s) && CONNPEAK_CL_FP(s) == fp && key_equal(&c->key, k))
-			return c;
-		idx = slot_next(idx);
-	}
-	return NULL;
+	bpf_loop(CONNPEAK_CL_PROBES, find_step, &ctx, 0);
+	return ctx.found ? slot_at(ctx.idx) : NULL;
 }
 
 /*
@@ -253,25 +271,31 @@ static __always_inline int client_reserve(void)
 	return -EBUSY;
 }
 
+/* One step of client_claim(): take the slot if it is free. */
+static long claim_step(__u64 i, struct probe_ctx *ctx)
+{
+	struct connpeak_client *c = slot_at(ctx->idx);
+	__u64 s;
+
+	if (c) {
+		s = *(volatile __u64 *)&c->state;
+		if ((!s || s == CONNPEAK_CL_TOMB) &&
+		    __sync_val_compare_and_swap(&c->state, s, CONNPEAK_CL_BUSY) == s) {
+			ctx->found = 1;
+			return 1;
+		}
+	}
+	ctx->idx = slot_next(ctx->idx);
+	return 0;
+}
+
 /* The first free slot from home, now ours (BUSY), or NULL. */
 static __always_inline struct connpeak_client *client_claim(__u32 home)
 {
-	struct connpeak_client *c;
-	__u32 idx = home;
-	__u64 s;
-	int i;
+	struct probe_ctx ctx = { .idx = home };
 
-	for (i = 0; i < CONNPEAK_CL_PROBES; i++) {
-		c = slot_at(idx);
-		if (c) {
-			s = *(volatile __u64 *)&c->state;
-			if ((!s || s == CONNPEAK_CL_TOMB) &&
-			    __sync_val_compare_and_swap(&c->state, s, CONNPEAK_CL_BUSY) == s)
-				return c;
-		}
-		idx = slot_next(idx);
-	}
-	return NULL;
+	bpf_loop(CONNPEAK_CL_PROBES, claim_step, &ctx, 0);
+	return ctx.found ? slot_at(ctx.idx) : NULL;
 }
 
 /* A new entry for k, holding one connection. -EEXIST if another CPU made it. */
