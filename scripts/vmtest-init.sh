@@ -58,7 +58,7 @@ if [ "$expect" = unsupported ]; then
 	[ "$rc" -eq 1 ] || ok=0
 	[ "$(wc -l </tmp/start.err)" -eq 1 ] || ok=0
 	want="^connpeak: start failed: this kernel ($kernel) lacks .* (Linux 5\.[0-9]*); "
-	want="${want}connpeak needs Linux 5\.12 or later with BTF\$"
+	want="${want}connpeak needs Linux 5\.17 or later with BTF\$"
 	grep -q "$want" /tmp/start.err || ok=0
 	mkdir -p /tmp/state
 	timeout 60 connpeak daemon --state-dir /tmp/state --listen off >/tmp/daemon.err 2>&1
@@ -66,7 +66,7 @@ if [ "$expect" = unsupported ]; then
 	echo "vmtest: connpeak daemon: exit status $rc, stderr:"
 	cat /tmp/daemon.err
 	[ "$rc" -eq 1 ] || ok=0
-	grep -q "lacks .*; connpeak needs Linux 5\.12 or later with BTF" /tmp/daemon.err || ok=0
+	grep -q "lacks .*; connpeak needs Linux 5\.17 or later with BTF" /tmp/daemon.err || ok=0
 	left="$(ls -A /sys/fs/bpf)"
 	[ -z "$left" ] || { echo "vmtest: left under /sys/fs/bpf: $left"; ok=0; }
 	# Which probes fail here, for the record; expected to fail on this kernel.

@@ -210,6 +210,16 @@ static int probe_boot_ns(void *arg)
 	return feature_probes__helper(arg, BPF_FUNC_ktime_get_boot_ns);
 }
 
+static int probe_jiffies(void *arg)
+{
+	return feature_probes__helper(arg, BPF_FUNC_jiffies64);
+}
+
+static int probe_loop(void *arg)
+{
+	return feature_probes__helper(arg, BPF_FUNC_loop);
+}
+
 static int probe_skc_to_tcp_sock(void *arg)
 {
 	return feature_probes__helper(arg, BPF_FUNC_skc_to_tcp_sock);
@@ -318,6 +328,8 @@ const struct kernel_feature connpeak_features[] = {
 	{ "bpf_sk_storage_get() in tp_btf programs", "5.11", probe_sk_storage_get },
 	{ "BPF atomics with fetch (fetch-and-add, exchange, compare-and-swap)", "5.12",
 	  probe_atomics },
+	{ "bpf_jiffies64() in tp_btf programs", "5.5", probe_jiffies },
+	{ "bpf_loop()", "5.17", probe_loop },
 	{ "pinnable BPF links", "5.7", probe_link_pin },
 };
 const size_t connpeak_nr_features = sizeof(connpeak_features) / sizeof(connpeak_features[0]);

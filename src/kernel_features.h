@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 /* The oldest release connpeak runs on; keep in sync with README "Supported kernels". */
-#define CONNPEAK_MIN_LINUX "5.12"
+#define CONNPEAK_MIN_LINUX "5.17"
 
 /*
  * A kernel feature connpeak relies on, the release that brought it, and how

@@ -72,7 +72,7 @@ static void test_message(void **state)
 
 	n = kernel_features__message(buf, sizeof(buf), "5.10.0-32-cloud-amd64", &table[2]);
 	assert_string_equal("connpeak: start failed: this kernel (5.10.0-32-cloud-amd64) lacks "
-			    "feature two (Linux 5.11); connpeak needs Linux 5.12 or later with BTF",
+			    "feature two (Linux 5.11); connpeak needs Linux 5.17 or later with BTF",
 			    buf);
 	assert_int_equal(strlen(buf), n);
 }
