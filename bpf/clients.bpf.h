@@ -123,7 +123,8 @@ static long find_step(__u64 i, struct probe_ctx *ctx)
 		return 1;
 	/* The key was written before the state that made the slot in use. */
 	barrier();
-	if (CONNPEAK_CL_IN_USE(s) && CONNPEAK_CL_FP(s) == ctx->fp && key_equal(&c->key, &ctx->key)) {
+	if (CONNPEAK_CL_IN_USE(s) && CONNPEAK_CL_FP(s) == ctx->fp &&
+	    key_equal(&c->key, &ctx->key)) {
 		ctx->found = 1;
 		return 1;
 	}

@@ -42,7 +42,7 @@ enum connpeak_stat {
 	CONNPEAK_STAT_CAS_GIVEUP,	/* update lost to extreme contention */
 	CONNPEAK_STAT_NESTED,		/* events the kernel skipped for on_state, handled again */
 	CONNPEAK_STAT_EVENTS_LOST,	/* history events lost to a full ring buffer */
-	CONNPEAK_STAT_SEED_MISSED,	/* open sockets a pass of the start-up walk could not count */
+	CONNPEAK_STAT_SEED_MISSED,	/* open sockets a pass of the start-up walk missed */
 	CONNPEAK_STAT_HIST_START_NS,	/* CLOCK_BOOTTIME when history began: after the walk */
 	CONNPEAK_STAT_CLIENT_CAPACITY,	/* --clients as given to start; 0: off */
 	CONNPEAK_STAT_CLIENT_PREFIX,	/* IPv4 prefix length | IPv6 prefix length << 8 */

@@ -73,7 +73,8 @@ void daemon__apply_limits(struct daemon *d)
 		if (idx < 0) {
 			idx = alert_take(&d->t);
 			if (idx < 0) {
-				fprintf(stderr, "<3>limit for port %u: no free alert entry\n", port);
+				fprintf(stderr, "<3>limit for port %u: no free alert entry\n",
+					port);
 				continue;
 			}
 			d->reported[idx] = 0;

@@ -171,7 +171,8 @@ static int seed(struct tracker *t, bool all_netns)
 			break;
 	}
 	if (pass == SEED_PASSES)
-		t->stats[CONNPEAK_STAT_STORAGE_FAIL] += t->stats[CONNPEAK_STAT_SEED_MISSED] - missed;
+		t->stats[CONNPEAK_STAT_STORAGE_FAIL] +=
+			t->stats[CONNPEAK_STAT_SEED_MISSED] - missed;
 	if (err)
 		fprintf(stderr, "connpeak: seed: counting open connections failed: %s\n",
 			strerror(-err));

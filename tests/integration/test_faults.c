@@ -697,7 +697,8 @@ static bool cgroup_setup(void)
 		fclose(f);
 	}
 	if (strstr(buf, "memory")) {
-		snprintf(cg_dir, sizeof(cg_dir), "/sys/fs/cgroup/connpeak-faults-%d", (int)getpid());
+		snprintf(cg_dir, sizeof(cg_dir), "/sys/fs/cgroup/connpeak-faults-%d",
+			 (int)getpid());
 		cg_limit_file = "memory.max";
 	} else if (!access("/sys/fs/cgroup/memory/memory.limit_in_bytes", W_OK)) {
 		snprintf(cg_dir, sizeof(cg_dir), "/sys/fs/cgroup/memory/connpeak-faults-%d",

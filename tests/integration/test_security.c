@@ -62,7 +62,9 @@ static void expect_mode(const char *path, unsigned int want)
 /* Run as nobody: argv after "setpriv ... --"; returns its exit status, output in o. */
 static int as_nobody(struct h_out *o, char *const cmd[])
 {
-	char *argv[24] = { "setpriv", "--reuid=" NOBODY, "--regid=" NOBODY, "--clear-groups", "--" };
+	char *argv[24] = {
+		"setpriv", "--reuid=" NOBODY, "--regid=" NOBODY, "--clear-groups", "--"
+	};
 	int n = 5, i;
 
 	for (i = 0; cmd[i] && n < 23; i++)

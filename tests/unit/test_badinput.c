@@ -215,7 +215,8 @@ static const struct bad_case daemon_cases[] = {
 	{ { DAEMON, "--limit" }, "'--limit'", NULL },
 	{ { DAEMON, "--frobnicate" }, "'--frobnicate'", NULL },
 	{ { DAEMON, "extra" }, "'extra'", NULL },
-	{ { DAEMON, "--config", "/nonexistent/connpeak.conf" }, "/nonexistent/connpeak.conf", NULL },
+	{ { DAEMON, "--config", "/nonexistent/connpeak.conf" }, "/nonexistent/connpeak.conf",
+	  NULL },
 	{ { DAEMON, "--listen", "not-an-address" }, "'not-an-address'", NULL },
 	{ { DAEMON, "--listen", "127.0.0.1:70000" }, "'127.0.0.1:70000'", NULL },
 	/* Not dropped when merged with the file, leaving the default address. */
