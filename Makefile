@@ -22,8 +22,8 @@ endif
 LIBBPF_CFLAGS := $(shell pkg-config --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 LIBMHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
-LIBMHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
-LIBS := $(LIBBPF_LIBS) $(LIBMHD_LIBS)
+# libmicrohttpd is loaded with dlopen() when the daemon serves metrics.
+LIBS := $(LIBBPF_LIBS)
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 \
 	  -Iinclude -I$(OUTPUT) $(LIBBPF_CFLAGS)
@@ -85,7 +85,7 @@ $(OUTPUT)/httpd.o: CFLAGS += $(LIBMHD_CFLAGS)
 $(OUTPUT)/tests/test_httpd: tests/unit/test_httpd.c $(CORE_OBJS) $(OUTPUT)/httpd.o \
 		| $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Isrc $^ $(LIBMHD_LIBS) $(TEST_LIBS) -lpthread -o $@
+	$(Q)$(CC) $(CFLAGS) -Isrc $^ $(TEST_LIBS) -lpthread -o $@
 
 # The feature probes run on this kernel: they need src/'s probes, not connpeak.
 $(OUTPUT)/tests/test_feature_probes: tests/integration/test_feature_probes.c \
