@@ -179,7 +179,7 @@ copy_with_libs()
 
 build_initramfs()
 {
-	local kdir="$1" connpeak="$2" t m
+	local kdir="$1" connpeak="$2" t m lib
 
 	shift 2
 	root="$work/root"
@@ -201,6 +201,10 @@ build_initramfs()
 	for t in bpftool install setpriv curl prometheus; do
 		copy_with_libs "$(command -v "$t")" "/usr/bin/$t"
 	done
+	# The daemon loads libmicrohttpd with dlopen(): ldd of connpeak does not name it.
+	lib="$(ldconfig -p | sed -n 's/^\tlibmicrohttpd\.so\.12 (libc6,x86-64) => //p' | head -n 1)"
+	[ -n "$lib" ] || die "libmicrohttpd.so.12 not found (libmicrohttpd12)"
+	copy_with_libs "$lib" "$lib"
 	cp /etc/services /etc/protocols "$root/etc/"
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' \
 		>"$root/etc/passwd"
