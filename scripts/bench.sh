@@ -56,6 +56,8 @@ if [ "$MODE" = full ]; then
 	BURSTS=100
 	MEM_CONNS=5000
 	MEM_ROUNDS=3
+	SCRAPE_ROUNDS=51
+	IDLE_SECS=10
 else
 	SIZES="0 50 200"
 	QUERY_NS="50 200"
@@ -74,6 +76,8 @@ else
 	BURSTS=5
 	MEM_CONNS=50
 	MEM_ROUNDS=1
+	SCRAPE_ROUNDS=3
+	IDLE_SECS=2
 fi
 LAST_QUERY=${QUERY_NS##* }
 LAST_START=${START_NS##* }
@@ -86,6 +90,9 @@ BURST_PORT=22000
 MEM_PORT=23000
 HIST_PORT=24000		# .. + HIST_PORTS - 1, named for history, never used
 HIST_PORTS=64		# start's default --history-ports
+METRICS_PORT=25000	# the daemon's /metrics
+SCRAPE_PORT=26000	# .. + SCRAPE_PORTS - 1, one connection each
+SCRAPE_PORTS=100
 
 PIN=/sys/fs/bpf/connpeak-bench-$$
 W=
@@ -189,7 +196,7 @@ build_helpers()
 
 	arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 	mkdir -p "$OUT"
-	for p in hold churn timeit bursts; do
+	for p in hold churn timeit bursts ports fetch; do
 		# shellcheck disable=SC2086
 		$CC $cflags -pthread "$ROOT/tests/bench/$p.c" -o "$OUT/$p"
 	done
@@ -1145,6 +1152,143 @@ report_memory()
 		"$(summary "$W/mem-seeded" bytes)" "" ""
 }
 
+# --- 7: the daemon: a scrape of /metrics, and idle -------------------------
+
+# Wait until FILE holds a line matching the regex RE; fails if PID exits
+# first or after SECS.
+wait_line()
+{
+	local file=$1 re=$2 pid=$3 end=$((SECONDS + $4))
+
+	until grep -q -- "$re" "$file" 2>/dev/null; do
+		kill -0 "$pid" 2>/dev/null || return 1
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.02
+	done
+}
+
+# Start connpeak daemon ARGS... in the background, its stderr in
+# $W/daemon.err, and wait until it watches; sets DAEMON.
+daemon_start()
+{
+	: >"$W/daemon.err"
+	"$CONNPEAK" daemon "$@" >/dev/null 2>"$W/daemon.err" &
+	DAEMON=$!
+	LIVE[$DAEMON]=1
+	wait_line "$W/daemon.err" '^<6>watching' "$DAEMON" 30 ||
+		fail "connpeak daemon $* did not start: $(tail -n 3 "$W/daemon.err")"
+}
+
+daemon_stop()
+{
+	bg_stop "$DAEMON" || fail "connpeak daemon exited with an error"
+	cat "$W/daemon.err" >>"$W/last.err"
+}
+
+# Lines of the /metrics body in FILE for the ports SCRAPE_PORT .. and
+# direction DIR whose connpeak_open_connections is 1.
+scrape_ones()
+{
+	awk -F'"' -v a="$SCRAPE_PORT" -v b=$((SCRAPE_PORT + SCRAPE_PORTS - 1)) -v d="$2" '
+		$1 == "connpeak_open_connections{port=" && $2 >= a && $2 <= b &&
+		$6 == d && $7 == "} 1" { n++ }
+		END { print n + 0 }' "$1"
+}
+
+# One fetch by tests/bench/fetch, its body checked, or one by curl.
+scrape_one()
+{
+	local got
+
+	case $1 in
+	fetch)
+		"$OUT/fetch" -p "$METRICS_PORT" -o "$W/metrics.out" >>"$W/sc-fetch" ||
+			fail "fetching /metrics failed"
+		wc -c <"$W/metrics.out" >>"$W/sc-bytes"
+		got=$(scrape_ones "$W/metrics.out" in)
+		echo "$got" >>"$W/sc-in"
+		check_count "$got" "$SCRAPE_PORTS" "/metrics: ports with 1 open, in"
+		got=$(scrape_ones "$W/metrics.out" out)
+		echo "$got" >>"$W/sc-out"
+		check_count "$got" "$SCRAPE_PORTS" "/metrics: ports with 1 open, out"
+		;;
+	curl)
+		curl -sf -o /dev/null -w '%{time_total}\n' \
+			"http://127.0.0.1:$METRICS_PORT/metrics" >"$W/curl.out" ||
+			fail "curl of /metrics failed"
+		awk '{ printf "%.0f\n", $1 * 1e9 }' "$W/curl.out" >>"$W/sc-curl"
+		;;
+	esac
+}
+
+# Context switches of every thread of PID, then its user + system CPU ticks.
+proc_activity()
+{
+	cat "/proc/$1/task/"*/status | awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 }
+		END { print s + 0 }'
+	# the fields after the command name, which is in parentheses
+	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# With nothing changing, what the daemon does in IDLE_SECS.
+daemon_idle()
+{
+	local before after
+
+	sleep 1	# the last scrape's connection closes
+	before=$(proc_activity "$DAEMON")
+	sleep "$IDLE_SECS"
+	after=$(proc_activity "$DAEMON")
+	paste <(echo "$before") <(echo "$after") | awk '{ print $2 - $1 }' >"$W/idle"
+	find "/proc/$DAEMON/task" -mindepth 1 -maxdepth 1 | wc -l >"$W/idle.threads"
+}
+
+bench_daemon()
+{
+	local r v holder
+
+	tracker_start "$PIN-d"
+	bg_start "$W/ports.out" "$OUT/ports" -p "$SCRAPE_PORT" -k "$SCRAPE_PORTS"
+	holder=$BG
+	wait_output "$W/ports.out" "$holder" 30 || fail "holding a connection on each port failed"
+	mkdir -p "$W/state-d"
+	daemon_start --listen "127.0.0.1:$METRICS_PORT" --state-dir "$W/state-d" \
+		--config /dev/null --pin-dir "$PIN-d"
+	for r in $(seq "$SCRAPE_ROUNDS"); do
+		for v in $(rotate "$r" fetch curl); do
+			scrape_one "$v"
+		done
+	done
+	daemon_idle
+	daemon_stop
+	bg_stop "$holder" || fail "the port holder exited with an error"
+	tracker_stop "$PIN-d"
+}
+
+report_daemon()
+{
+	local what idle
+
+	what="a scrape of /metrics, one connection open on each of $SCRAPE_PORTS ports:"
+	what="$what tests/bench/fetch, from socket() to the whole response read"
+	what="$what (body $(summary "$W/sc-bytes" bytes))"
+	row "7 daemon" "$what" "$(summary "$W/sc-fetch" ns)" "< 5 ms" \
+		"$(verdict "$(median "$W/sc-fetch")" '<' 5e6)"
+	row "7 daemon" "  the same by curl: its time_total (curl's start-up not counted)" \
+		"$(summary "$W/sc-curl" ns)" "" ""
+	row "7 daemon" "  connpeak_open_connections 1 for the $SCRAPE_PORTS ports: in / out" \
+		"$(summary "$W/sc-in" int) / $(summary "$W/sc-out" int)" \
+		"exactly $SCRAPE_PORTS / $SCRAPE_PORTS" \
+		"$([ "$(sort -u "$W/sc-in" "$W/sc-out")" = "$SCRAPE_PORTS" ] && echo met ||
+			echo missed)"
+	idle=$(head -n 1 "$W/idle")
+	what="idle $IDLE_SECS s, no connection changing: wakeups (context switches of its"
+	what="$what $(cat "$W/idle.threads") threads) / CPU ticks (utime + stime,"
+	what="$what 1/$(getconf CLK_TCK) s)"
+	row "7 daemon" "$what" "$idle / $(tail -n 1 "$W/idle")" "0 wakeups" \
+		"$(verdict "$idle" '==' 0)"
+}
+
 sum()
 {
 	awk '{ s += $1 } END { print s + 0 }' "$@"
@@ -1326,6 +1470,7 @@ main()
 	bench_bursts
 	bench_events
 	bench_churn
+	bench_daemon
 
 	report_query
 	report_events
@@ -1333,6 +1478,7 @@ main()
 	report_bursts
 	report_startup
 	report_memory
+	report_daemon
 	report_health
 	echo
 	print_table
