@@ -58,6 +58,7 @@ if [ "$MODE" = full ]; then
 	MEM_ROUNDS=3
 	SCRAPE_ROUNDS=51
 	IDLE_SECS=10
+	HISTORY_ROUNDS=21
 else
 	SIZES="0 50 200"
 	QUERY_NS="50 200"
@@ -78,6 +79,7 @@ else
 	MEM_ROUNDS=1
 	SCRAPE_ROUNDS=3
 	IDLE_SECS=2
+	HISTORY_ROUNDS=2
 fi
 LAST_QUERY=${QUERY_NS##* }
 LAST_START=${START_NS##* }
@@ -93,6 +95,8 @@ HIST_PORTS=64		# start's default --history-ports
 METRICS_PORT=25000	# the daemon's /metrics
 SCRAPE_PORT=26000	# .. + SCRAPE_PORTS - 1, one connection each
 SCRAPE_PORTS=100
+WEEK_PORT=25100		# a week of saved history
+WEEK_BUCKETS=2016	# of 300 s
 
 PIN=/sys/fs/bpf/connpeak-bench-$$
 W=
@@ -1333,6 +1337,113 @@ report_daemon()
 		"$(verdict "$idle" '==' 0)"
 }
 
+# --- 8: history of a week ---------------------------------------------------
+
+# A week of WEEK_BUCKETS saved buckets of WEEK_PORT in DIR, as the daemon
+# writes them: a line for each bucket in which the count changed (here every
+# one), of an earlier tracker run in this boot. The oldest bucket starts 10 s
+# before a week ago, so that 'history --since -7d' leaves it out and keeps
+# the others for the next 290 s. This boot may be younger than a week: the
+# buckets are numbered from the wall clock, not the boot clock, which the
+# reader does not mind (it uses the numbers to find gaps within a run).
+# The truth goes to $W/week-want-hour and -bucket: the rows with a peak
+# above 0 and the sum of their peaks, in UTC.
+week_write()
+{
+	awk -v now="$(date +%s)" -v boot="$(cat /proc/sys/kernel/random/boot_id)" \
+		-v n="$WEEK_BUCKETS" -v want="$W/week-want" 'BEGIN {
+		w0 = now - 7 * 86400 - 10
+		b0 = int(w0 / 300)
+		for (k = 0; k < n; k++) {
+			peak = 1 + (k * 37) % 101
+			printf "1 %s %.0f %.0f 300 %.0f %d 1\n", boot, b0 * 300e9, b0 + k,
+				w0 + 300 * k, peak
+			if (!k)
+				continue
+			h = int((w0 + 300 * k) / 3600)
+			if (!(h in top))
+				hours++
+			if (peak > top[h])
+				top[h] = peak
+			sum += peak
+		}
+		for (h in top)
+			hsum += top[h]
+		printf "%d\n%d\n", hours, hsum >(want "-hour")
+		printf "%d\n%d\n", n - 1, sum >(want "-bucket")
+	}' >"$1/history-$WEEK_PORT.log"
+}
+
+# Rows with a peak above 0 in the output of 'connpeak history', then the sum
+# of their peaks.
+history_rows()
+{
+	awk '/^  / && $NF > 0 { n++; s += $NF } END { print n + 0; print s + 0 }' "$1"
+}
+
+# One run of 'connpeak history' for the week, by V (hour or bucket), or of
+# 'connpeak --version' (floor).
+history_one()
+{
+	local v=$1 by=()
+
+	case $v in
+	floor)
+		TZ=UTC timed "$W/hi-floor" "$CONNPEAK" --version
+		return
+		;;
+	bucket)
+		by=(--by bucket)
+		;;
+	esac
+	TZ=UTC timed "$W/hi-$v" "$CONNPEAK" history --pin-dir "$PIN-h" --since -7d "${by[@]}" \
+		--state-dir "$W/state-h" "$WEEK_PORT"
+	history_rows "$W/last.out" >"$W/hi.got"
+	head -n 1 "$W/hi.got" >>"$W/hi-$v.rows"
+	check_count "$(sed -n 1p "$W/hi.got")" "$(sed -n 1p "$W/week-want-$v")" \
+		"history by $v, rows with a saved peak"
+	check_count "$(sed -n 2p "$W/hi.got")" "$(sed -n 2p "$W/week-want-$v")" \
+		"history by $v, sum of their peaks"
+}
+
+bench_history()
+{
+	local r v
+
+	tracker_start "$PIN-h" --bucket 300 --keep 7 "$WEEK_PORT"
+	mkdir -p "$W/state-h"
+	week_write "$W/state-h"
+	for r in $(seq "$HISTORY_ROUNDS"); do
+		for v in $(rotate "$r" hour bucket floor); do
+			history_one "$v"
+		done
+	done
+	tracker_stop "$PIN-h"
+	ratios "$W/hi-hour" "$W/hi-floor" "$W/hi-r-hour"
+	ratios "$W/hi-bucket" "$W/hi-floor" "$W/hi-r-bucket"
+}
+
+report_history()
+{
+	local v what want res
+
+	for v in hour bucket; do
+		what="connpeak history --since -7d"
+		[ "$v" = bucket ] && what="$what --by bucket"
+		what="$what PORT: a week, $WEEK_BUCKETS saved buckets (start --bucket 300 --keep 7)"
+		row "8 history" "$what" "$(summary "$W/hi-$v" ns)" "< 10 ms" \
+			"$(verdict "$(median "$W/hi-$v")" '<' 1e7)"
+		row "8 history" "  the same / connpeak --version, per round" \
+			"$(summary "$W/hi-r-$v" ratio)" "" ""
+		want=$(head -n 1 "$W/week-want-$v")
+		res=missed
+		[ "$(sort -u "$W/hi-$v.rows")" = "$want" ] && res=met
+		row "8 history" "  $v rows with a saved peak (the sum of their peaks checked too)" \
+			"$(summary "$W/hi-$v.rows" int)" "exactly $want" "$res"
+	done
+	row "8 history" "floor: connpeak --version" "$(summary "$W/hi-floor" ns)" "" ""
+}
+
 sum()
 {
 	awk '{ s += $1 } END { print s + 0 }' "$@"
@@ -1515,6 +1626,7 @@ main()
 	bench_events
 	bench_churn
 	bench_daemon
+	bench_history
 
 	report_query
 	report_events
@@ -1523,6 +1635,7 @@ main()
 	report_startup
 	report_memory
 	report_daemon
+	report_history
 	report_health
 	echo
 	print_table
