@@ -114,11 +114,13 @@ int main(int argc, char **argv)
 	long rss = 0;
 	uint64_t t0, t1;
 
-	for (; argc > 2 && (!strcmp(argv[1], "-o") || !strcmp(argv[1], "-k")); argc -= 2, argv += 2) {
+	while (argc > 2 && (!strcmp(argv[1], "-o") || !strcmp(argv[1], "-k"))) {
 		if (argv[1][1] == 'o')
 			out_path = argv[2];
 		else
 			term_secs = parse_seconds(argv[2]);
+		argc -= 2;
+		argv += 2;
 	}
 	if (argc < 2)
 		die(PROG, USAGE);
