@@ -9,6 +9,7 @@
  * of connpeak itself.
  */
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -102,6 +103,27 @@ static inline unsigned long parse_num(const char *prog, const char *opt, const c
 	if (!arg[0] || *end || errno || v < min || v > max)
 		die(prog, "bad %s '%s': expected a number from %lu to %lu", opt, arg, min, max);
 	return v;
+}
+
+/* Seconds, fractions allowed, in (0, 3600]. */
+static inline double parse_seconds(const char *prog, const char *arg)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (!arg[0] || *end || !(v > 0 && v <= 3600))
+		die(prog, "bad seconds '%s'", arg);
+	return v;
+}
+
+/* Block SIGTERM, SIGINT and SIGHUP, to be taken with sigwait() on set. */
+static inline void block_stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigprocmask(SIG_BLOCK, set, NULL);
 }
 
 #endif

@@ -103,16 +103,6 @@ static void *work(void *arg)
 	return NULL;
 }
 
-static double parse_seconds(const char *arg)
-{
-	char *end;
-	double v = strtod(arg, &end);
-
-	if (!arg[0] || *end || !(v > 0 && v <= 3600))
-		die(PROG, "bad seconds '%s'", arg);
-	return v;
-}
-
 /* Options into the globals; returns the number of threads, sets *port and *seconds. */
 static unsigned long parse_opts(int argc, char **argv, unsigned long *port, double *seconds)
 {
@@ -125,7 +115,7 @@ static unsigned long parse_opts(int argc, char **argv, unsigned long *port, doub
 		else if (c == 't')
 			nthreads = parse_num(PROG, "threads", optarg, 1, MAX_THREADS);
 		else if (c == 's')
-			*seconds = parse_seconds(optarg);
+			*seconds = parse_seconds(PROG, optarg);
 		else if (c == 'n')
 			count = parse_num(PROG, "count", optarg, 1, 1UL << 40);
 		else if (c == 'a')

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "bench.h"
 
 #define PROG		"empty_load"
 #define MAX_PROGS	8
@@ -31,11 +32,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: " PROG " OBJECT\n");
 		return 1;
 	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	block_stop_signals(&set);
 
 	obj = bpf_object__open_file(argv[1], NULL);
 	if (!obj) {

@@ -57,11 +57,7 @@ int main(int argc, char **argv)
 		die(PROG, "ports %lu .. %lu: past 65535", first, first + count - 1);
 	raise_nofile();
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	block_stop_signals(&set);
 	for (i = 0; i < count; i++)
 		hold_one(first + i);
 	printf("ready %lu\n", count);

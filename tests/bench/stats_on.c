@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include "bench.h"
 
 #define PROG		"stats_on"
 
@@ -27,11 +28,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: " PROG "\n");
 		return 1;
 	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	block_stop_signals(&set);
 
 	fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (fd < 0) {

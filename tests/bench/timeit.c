@@ -93,16 +93,6 @@ static void term_after(pid_t pid, double seconds)
 	kill(pid, SIGTERM);
 }
 
-static double parse_seconds(const char *arg)
-{
-	char *end;
-	double v = strtod(arg, &end);
-
-	if (!arg[0] || *end || !(v > 0 && v <= 3600))
-		die(PROG, "bad seconds '%s'", arg);
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	struct stage st[MAX_STAGES] = {};
@@ -118,7 +108,7 @@ int main(int argc, char **argv)
 		if (argv[1][1] == 'o')
 			out_path = argv[2];
 		else
-			term_secs = parse_seconds(argv[2]);
+			term_secs = parse_seconds(PROG, argv[2]);
 		argc -= 2;
 		argv += 2;
 	}
