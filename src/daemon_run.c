@@ -373,8 +373,9 @@ int daemon__run(struct daemon *d)
 	}
 	if (!err) {
 		fprintf(stderr, "<6>watching %u limits, history of %u ports saved in %s, "
-			"metrics on %s\n", count_limits(&d->cfg), d->t.conf.nports,
-			d->cfg.state_dir, d->cfg.listen);
+			"metrics %s%s\n", count_limits(&d->cfg), d->t.conf.nports,
+			d->cfg.state_dir, d->http ? "on " : "off",
+			d->http ? d->cfg.listen : "");
 		err = event_loop(d, sfd);
 		ring_buffer__consume(d->rb);
 		persist__all(d);
