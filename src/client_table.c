@@ -1,23 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Copyright (c) 2026 The connpeak authors */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
 #include "client_table.h"
-
-static int pin_get(const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return bpf_obj_get(path);
-}
 
 static int map_max_entries(int fd, __u32 key_size, __u32 value_size, __u32 *max)
 {
@@ -32,17 +22,15 @@ static int map_max_entries(int fd, __u32 key_size, __u32 value_size, __u32 *max)
 	return 0;
 }
 
-int client_table__open(struct client_table *ct, const char *dir)
+int client_table__open(struct client_table *ct, const struct tracker *t)
 {
 	size_t len;
 	__u32 unused;
 	void *p;
 	int err;
 
-	ct->map_fd = pin_get(dir, CLIENT_PIN_MAP);
-	ct->overflow_fd = pin_get(dir, CLIENT_PIN_OVERFLOW);
-	if (ct->map_fd < 0 || ct->overflow_fd < 0)
-		return errno == ENOENT ? -ENOENT : -errno;
+	ct->map_fd = t->fd[TM_CLIENTS];
+	ct->overflow_fd = t->fd[TM_CLIENT_OVERFLOW];
 	err = map_max_entries(ct->map_fd, sizeof(__u32), sizeof(struct connpeak_client),
 			      &ct->nslots);
 	if (!err)
@@ -58,20 +46,12 @@ int client_table__open(struct client_table *ct, const char *dir)
 	return 0;
 }
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 void client_table__close(struct client_table *ct)
 {
 	if (ct->slots)
 		munmap((void *)ct->slots, (size_t)ct->nslots * sizeof(*ct->slots));
 	ct->slots = NULL;
-	close_fd(&ct->map_fd);
-	close_fd(&ct->overflow_fd);
+	ct->map_fd = ct->overflow_fd = -1;
 }
 
 /*

@@ -7,7 +7,10 @@
 #include "opts.h"
 #include "tracker.h"
 
-/* The pinned client maps of a running tracker; the slots are mapped read-only. */
+/*
+ * The client maps of an open tracker, through its fds (the tracker keeps
+ * them); the slots are mapped read-only.
+ */
 struct client_table {
 	int map_fd, overflow_fd;
 	__u32 nslots;
@@ -16,12 +19,12 @@ struct client_table {
 
 #define CLIENT_TABLE_INIT { .map_fd = -1, .overflow_fd = -1 }
 
-/* Pin names, also used by the loader. */
+/* Pin names, used by the loader. */
 #define CLIENT_PIN_MAP		"clients"
 #define CLIENT_PIN_OVERFLOW	"client_overflow"
 
-/* -ENOENT when the tracker under dir has no client maps. */
-int client_table__open(struct client_table *ct, const char *dir);
+/* Fails with -EPROTO if the maps are not the shape this connpeak expects. */
+int client_table__open(struct client_table *ct, const struct tracker *t);
 void client_table__close(struct client_table *ct);
 
 /*

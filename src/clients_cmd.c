@@ -126,7 +126,7 @@ static int open_clients(struct tracker *t, struct client_table *ct, const char *
 			"started with --clients 0\n", pin_dir);
 		return EXIT_FAIL;
 	}
-	err = client_table__open(ct, pin_dir);
+	err = client_table__open(ct, t);
 	if (err) {
 		fprintf(stderr, "connpeak: clients: open client maps under %s failed: %s\n",
 			pin_dir, strerror(-err));

@@ -136,7 +136,7 @@ static int read_clients(const struct tracker *t, const struct advise_opts *o,
 			"tracker under %s was started with --clients 0\n", o->common.pin_dir);
 		return 0;
 	}
-	err = client_table__open(&ct, o->common.pin_dir);
+	err = client_table__open(&ct, t);
 	if (!err)
 		err = client_table__read(&ct, t, &o->ports, &ac->snap);
 	client_table__close(&ct);
